@@ -1,0 +1,9 @@
+"""Collectors: one module per public source, each turning raw payloads into Mentions.
+
+REGISTRY maps the `type` of a `sources:` entry in config.yaml to its collector class.
+"""
+
+from collectors.base import Collector
+from collectors.rss import RssCollector
+
+REGISTRY: dict[str, type[Collector]] = {collector.name: collector for collector in (RssCollector,)}

@@ -1,0 +1,129 @@
+"""The collector contract: the Mention record, the Collector base class and the error tree.
+
+Errors a collector may raise, all caught per source by the pipeline::
+
+    CollectorError                 anything that fails one poll of one source
+    ├── TransientError             network trouble, timeouts, 5xx: retry later with backoff
+    │   └── RateLimitedError       429 or an exhausted quota: wait ``retry_after`` seconds
+    ├── NeedsHumanError            401/403/404, bad query or credentials: fix the config
+    └── UnparseableError           the payload is not what the platform documents
+"""
+
+from __future__ import annotations
+
+import hashlib
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+import httpx
+from pydantic import BaseModel, ConfigDict
+
+
+class CollectorError(Exception):
+    """One poll of one source failed; the message says what and where."""
+
+
+class TransientError(CollectorError):
+    """A failure that may go away by itself (network, timeout, server error)."""
+
+
+class RateLimitedError(TransientError):
+    """The platform asked us to slow down."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class NeedsHumanError(CollectorError):
+    """Retrying will not help: credentials, permissions or the configured query are wrong."""
+
+
+class UnparseableError(CollectorError):
+    """The response body does not have the documented shape."""
+
+
+@dataclass(frozen=True, slots=True)
+class Engagement:
+    """Engagement counts as the platform reported them when the item was fetched."""
+
+    replies: int | None = None
+    reposts: int | None = None
+    likes: int | None = None
+    quotes: int | None = None
+    score: int | None = None
+    views: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Mention:
+    """One post, comment, article or review, as fetched; analysis results are stored beside it."""
+
+    source: str
+    source_id: str
+    url: str
+    published: datetime
+    text: str
+    author: str | None = None
+    language: str | None = None
+    thread_id: str | None = None
+    parent_id: str | None = None
+    engagement: Engagement = field(default_factory=Engagement)
+    rating: int | None = None
+    raw: Mapping[str, Any] | None = None
+
+
+@dataclass(slots=True)
+class FetchState:
+    """What a source remembers between polls; the pipeline saves it only after the mentions commit."""
+
+    cursor: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    skipped: int = 0
+    skip_reasons: list[str] = field(default_factory=list)
+
+    def skip(self, reason: str) -> None:
+        """Count one item that could not be turned into a Mention, keeping the first few reasons."""
+        self.skipped += 1
+        if len(self.skip_reasons) < 5:
+            self.skip_reasons.append(reason)
+
+
+class CollectorOptions(BaseModel):
+    """Base of each collector's source options (the keys of its `sources:` entry in config.yaml)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Collector(ABC):
+    """Fetches new items of one configured source; one subclass per platform."""
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+    Options: ClassVar[type[CollectorOptions]]
+
+    def __init__(self, source: str, options: CollectorOptions, client: httpx.Client) -> None:
+        self.source = source
+        self.options = options
+        self.client = client
+
+    @abstractmethod
+    def fetch(self, state: FetchState) -> Iterator[Mention]:
+        """Yield the items published since `state`, updating `state` (cursor, validators) as it goes."""
+
+
+def utc(value: datetime) -> datetime:
+    """Return `value` as an aware UTC datetime (naive values are taken to be UTC)."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def stable_id(*parts: str | None) -> str:
+    """A short deterministic id for items whose platform gives none (e.g. RSS items without guid)."""
+    digest = hashlib.sha1("\x1f".join(p or "" for p in parts).encode("utf-8")).hexdigest()
+    return f"sha1:{digest[:20]}"

@@ -1,0 +1,1 @@
+"""Streamlit dashboard (reads only): the one place Streamlit is imported."""

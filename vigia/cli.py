@@ -1,0 +1,163 @@
+"""The `vigia` command: run, collect, dashboard, export, check-config, demo."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from vigia.config import ConfigError, Settings, load_settings
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return load_settings(Path(args.config))
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    print(
+        f"{args.config}: OK — {len(settings.brands)} brands, {len(settings.sources)} sources, "
+        f"database {settings.resolved_database_url}"
+    )
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from vigia.pipeline import Runtime
+    from vigia.scheduler import run_until_stopped
+
+    rt = Runtime.build(_settings(args))
+    try:
+        run_until_stopped(rt)
+    finally:
+        rt.close()
+    return 0
+
+
+def cmd_collect(args: argparse.Namespace) -> int:
+    from vigia.pipeline import Runtime, poll_all
+
+    settings = _settings(args)
+    rt = Runtime.build(settings)
+    try:
+        if args.dry_run:
+            for name in args.source or [s.name for s in settings.sources if s.enabled]:
+                _print_dry_run(rt, settings.source(name))
+            return 0
+        reports = poll_all(rt, args.source, force=True)
+    finally:
+        rt.close()
+    for report in reports:
+        print(report.summary())
+    return 1 if any(r.error for r in reports) else 0
+
+
+def _print_dry_run(rt, source) -> None:  # type: ignore[no-untyped-def]
+    from collectors.base import CollectorError
+    from vigia.pipeline import dry_run
+
+    try:
+        analysed, state = dry_run(rt, source)
+    except CollectorError as exc:
+        print(f"{source.name}: ERROR {type(exc).__name__}: {exc}")
+        return
+    print(f"{source.name}: would store {len(analysed)} items ({state.skipped} skipped)")
+    for item in analysed:
+        m = item.mention
+        score = f"{item.sentiment.compound:+.2f}" if item.sentiment else "  —  "
+        topics = ",".join(item.topics) or "-"
+        text = " ".join(m.text.split())[:90]
+        print(
+            f"  {m.published:%Y-%m-%d %H:%M} {item.brand or '(no brand)':<12} {item.language or '??'} "
+            f"{score} {item.label or '':<8} [{topics}] {text}\n      {m.url}"
+        )
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from vigia.exports import export_week, previous_week
+    from vigia.pipeline import utc_now
+    from vigia.storage import open_engine
+
+    settings = _settings(args)
+    week = args.week or previous_week(utc_now(), ZoneInfo(settings.timezone))
+    folder = Path(args.out) if args.out else settings.resolve(settings.export.folder)
+    engine = open_engine(settings.resolved_database_url)
+    for path in export_week(engine, folder, week, settings.timezone):
+        print(path)
+    return 0
+
+
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    from vigia.dashboard_launcher import launch_dashboard
+
+    return launch_dashboard(Path(args.config), port=args.port, browser=not args.no_browser).wait()
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from vigia.demo import run_demo
+
+    return run_demo(port=args.port, browser=not args.no_browser, data_dir=Path(args.data))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="vigia", description=__doc__)
+    parser.add_argument(
+        "-c", "--config", default=os.environ.get("VIGIA_CONFIG", "config.yaml"),
+        help="configuration file (default: ./config.yaml or $VIGIA_CONFIG)",
+    )  # fmt: skip
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    commands.add_parser("run", help="poll every source on its schedule until stopped").set_defaults(
+        func=cmd_run
+    )
+    collect = commands.add_parser("collect", help="poll sources now")
+    collect.add_argument("--once", action="store_true", help="poll each source once (the default)")
+    collect.add_argument("--source", action="append", help="only this source (repeatable)")
+    collect.add_argument("--dry-run", action="store_true", help="print what would be stored")
+    collect.set_defaults(func=cmd_collect)
+
+    dashboard = commands.add_parser("dashboard", help="open the Streamlit dashboard")
+    dashboard.add_argument("--port", type=int, default=8501)
+    dashboard.add_argument("--no-browser", action="store_true")
+    dashboard.set_defaults(func=cmd_dashboard)
+
+    export = commands.add_parser("export", help="write the weekly CSV export")
+    export.add_argument("--week", help="ISO week such as 2026-W47 (default: last week)")
+    export.add_argument("--out", help="folder (default: export.folder of the config)")
+    export.set_defaults(func=cmd_export)
+
+    commands.add_parser("check-config", help="validate the configuration").set_defaults(
+        func=cmd_check_config
+    )
+    demo = commands.add_parser("demo", help="offline demo: sample feeds, pipeline and dashboard")
+    demo.add_argument("--port", type=int, default=8501)
+    demo.add_argument("--no-browser", action="store_true")
+    demo.add_argument("--data", default="data/demo", help="folder for the demo's database")
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    try:
+        return args.func(args)
+    except ConfigError as exc:
+        print(f"configuration error:\n{exc}", file=sys.stderr)
+        return 2
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

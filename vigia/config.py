@@ -1,0 +1,353 @@
+"""config.yaml -> typed, validated settings; secrets come from VIGIA_* environment variables.
+
+Validation happens once, at start-up. Every problem becomes one line naming the key and what is
+expected, e.g. ``config.yaml: sources[1] (acme-news).interval: expected a duration such as 15m``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from collectors import REGISTRY
+from collectors.base import CollectorOptions
+
+DEFAULT_DATABASE_URL = "sqlite:///data/vigia.db"
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
+_SECRET_KEYS = ("password", "app_password", "token", "api_key", "secret")
+
+
+class ConfigError(Exception):
+    """The configuration is wrong; each line of the message names a key and what is expected."""
+
+
+def parse_duration(value: Any) -> timedelta:
+    """`15m`, `2h`, `90s`, `1d` or a number of seconds, as a timedelta."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return timedelta(seconds=value)
+    match = _DURATION.match(str(value))
+    if not match:
+        raise ValueError("expected a duration such as 90s, 15m, 2h or 1d")
+    return timedelta(seconds=float(match[1]) * _UNITS[match[2]])
+
+
+def secret_env_name(*path: str) -> str:
+    """The environment variable holding the secret at `path`, e.g. ('smtp', 'password') -> VIGIA_SMTP_PASSWORD."""
+    return "VIGIA_" + "_".join(re.sub(r"[^A-Za-z0-9]+", "_", p).upper() for p in path)
+
+
+def read_secret(*path: str) -> str | None:
+    """The secret at `path` from its environment variable, or None when unset."""
+    return os.environ.get(secret_env_name(*path)) or None
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_secrets_in_file(cls, data: Any) -> Any:
+        if isinstance(data, Mapping):
+            for key in _SECRET_KEYS:
+                if key in data:
+                    raise ValueError(
+                        f"'{key}' must not be written in config.yaml; set it in the "
+                        "environment (VIGIA_<SECTION>_<KEY>, e.g. VIGIA_SMTP_PASSWORD)"
+                    )
+        return data
+
+
+class BrandConfig(_Strict):
+    """A brand to watch: its name, the words that mention it, and phrases that rule a match out."""
+
+    name: str = Field(min_length=1)
+    keywords: list[str] = Field(min_length=1)
+    aliases: list[str] = []
+    exclude: list[str] = []
+
+    @property
+    def terms(self) -> list[str]:
+        return [self.name, *self.keywords, *self.aliases]
+
+
+class SourceConfig(BaseModel):
+    """One source to poll; keys beyond the common ones are the collector type's own options.
+
+    `match: always` files every item under `brand` without looking for the brand's words (the
+    brand's own app reviews or channel); the default, `text`, keeps only items that name it.
+    """
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$", max_length=100)
+    type: str
+    brand: str | None = None
+    interval: timedelta = timedelta(minutes=15)
+    language: str | None = None
+    match: Literal["text", "always"] = "text"
+    enabled: bool = True
+    _options: CollectorOptions = PrivateAttr()
+
+    @field_validator("interval", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> timedelta:
+        duration = parse_duration(value)
+        if duration < timedelta(seconds=5):
+            raise ValueError("expected at least 5s between polls")
+        return duration
+
+    @field_validator("type")
+    @classmethod
+    def _known_type(cls, value: str) -> str:
+        if value not in REGISTRY:
+            raise ValueError(f"unknown source type; expected one of: {', '.join(sorted(REGISTRY))}")
+        return value
+
+    @model_validator(mode="after")
+    def _collector_options(self) -> SourceConfig:
+        options_model = REGISTRY[self.type].Options
+        try:
+            self._options = options_model.model_validate(self.model_extra or {})
+        except ValidationError as exc:
+            expected = [*SourceConfig.model_fields, *options_model.model_fields]
+            problems = [describe(error, self.model_extra or {}, expected) for error in exc.errors()]
+            raise ValueError("; ".join(problems)) from None
+        return self
+
+    @property
+    def options(self) -> CollectorOptions:
+        """The collector's own options, validated against its `Options` model."""
+        return self._options
+
+
+class AlertsConfig(_Strict):
+    """Who hears about a crisis, and how sensitive the detectors are."""
+
+    sensitivity: Literal["low", "medium", "high"] = "medium"
+    spike: dict[str, float] = {}
+    thread: dict[str, float] = {}
+    cooldown: timedelta = timedelta(hours=2)
+    recipients: list[str] = []
+    managers: list[str] = []
+    language: Literal["es", "en"] = "es"
+    digest: bool = False
+    outbox: Path | None = None
+    webhooks: list[str] = []
+
+    @field_validator("cooldown", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> timedelta:
+        return parse_duration(value)
+
+    @field_validator("recipients", "managers")
+    @classmethod
+    def _addresses(cls, values: list[str]) -> list[str]:
+        for value in values:
+            if not re.fullmatch(r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+", value):
+                raise ValueError(f"expected an e-mail address, got {value!r}")
+        return values
+
+
+class SmtpConfig(_Strict):
+    """The mail server for alerts; the password comes from VIGIA_SMTP_PASSWORD."""
+
+    host: str
+    port: int = Field(587, ge=1, le=65535)
+    security: Literal["starttls", "ssl", "none"] = "starttls"
+    user: str | None = None
+    sender: str
+    timeout: float = Field(20.0, gt=0)
+
+    @property
+    def password(self) -> str | None:
+        return read_secret("smtp", "password")
+
+
+class ExportConfig(_Strict):
+    """Where and when the weekly CSV is written (an APScheduler cron schedule)."""
+
+    folder: Path = Path("exports")
+    day_of_week: str = Field("mon", pattern=r"^(mon|tue|wed|thu|fri|sat|sun)$")
+    hour: int = Field(7, ge=0, le=23)
+    minute: int = Field(0, ge=0, le=59)
+
+
+class HttpConfig(_Strict):
+    """Timeouts, retries and pacing shared by every collector."""
+
+    timeout: float = Field(20.0, gt=0)
+    retries: int = Field(3, ge=0, le=10)
+    backoff_base: float = Field(1.0, gt=0)
+    min_interval_per_host: float = Field(1.0, ge=0)
+    unhealthy_after: int = Field(5, ge=1)
+
+
+class ThresholdConfig(_Strict):
+    negative: float = Field(ge=-1, le=0)
+    positive: float = Field(ge=0, le=1)
+
+
+class AnalysisConfig(_Strict):
+    """Languages to detect and score, and the per-language sentiment cut-offs."""
+
+    languages: list[str] = ["es", "en"]
+    thresholds: dict[str, ThresholdConfig] = {}
+
+
+class Settings(_Strict):
+    """The whole validated configuration; relative paths are resolved against the config's folder."""
+
+    database_url: str = DEFAULT_DATABASE_URL
+    timezone: str = "UTC"
+    brands: list[BrandConfig] = Field(min_length=1)
+    sources: list[SourceConfig] = []
+    alerts: AlertsConfig = AlertsConfig()
+    smtp: SmtpConfig | None = None
+    export: ExportConfig = ExportConfig()
+    http: HttpConfig = HttpConfig()
+    analysis: AnalysisConfig = AnalysisConfig()
+    topics: dict[str, dict[str, list[str]]] = {}
+    base_dir: Path = Path(".")
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError("expected an IANA time zone such as Europe/Madrid") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _cross_references(self) -> Settings:
+        brand_names = {b.name for b in self.brands}
+        seen: set[str] = set()
+        for source in self.sources:
+            if source.name in seen:
+                raise ValueError(
+                    f"sources: the name {source.name!r} is used twice; names must be unique"
+                )
+            seen.add(source.name)
+            if source.brand is not None and source.brand not in brand_names:
+                raise ValueError(
+                    f"sources ({source.name}).brand: unknown brand {source.brand!r}; "
+                    f"expected one of: {', '.join(sorted(brand_names))}"
+                )
+        return self
+
+    def resolve(self, path: Path) -> Path:
+        """`path` relative to the folder holding config.yaml."""
+        return path if path.is_absolute() else self.base_dir / path
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL, with a relative SQLite path anchored at the config's folder."""
+        url = os.environ.get("VIGIA_DATABASE_URL") or self.database_url
+        prefix = "sqlite:///"
+        if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
+            return prefix + str(self.resolve(Path(url[len(prefix) :])))
+        return url
+
+    def source(self, name: str) -> SourceConfig:
+        for source in self.sources:
+            if source.name == name:
+                return source
+        raise ConfigError(
+            f"no source named {name!r}; configured: {', '.join(s.name for s in self.sources)}"
+        )
+
+
+def load_settings(path: Path) -> Settings:
+    """Read and validate `path`; raise ConfigError with one line per problem."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the configuration: {exc.strerror}") from exc
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        raise ConfigError(
+            f"{path}:{where}: not valid YAML: {getattr(exc, 'problem', exc)}"
+        ) from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of settings at the top level")
+    return parse_settings(data, base_dir=path.resolve().parent, origin=path.name)
+
+
+def parse_settings(data: Mapping[str, Any], base_dir: Path, origin: str = "config") -> Settings:
+    """Validate already-loaded settings data."""
+    try:
+        return Settings.model_validate({**data, "base_dir": base_dir})
+    except ValidationError as exc:
+        lines = [f"{origin}: {describe(error, data)}" for error in exc.errors()]
+        raise ConfigError("\n".join(lines)) from None
+
+
+def describe(
+    error: Mapping[str, Any], data: Mapping[str, Any], expected: Sequence[str] | None = None
+) -> str:
+    """One pydantic error as `key.path: what is expected`."""
+    loc = _location(error["loc"], data)
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        keys = expected if expected is not None else _fields_at(error["loc"][:-1])
+        message = "unknown key" + (f"; expected one of: {', '.join(keys)}" if keys else "")
+    elif kind == "missing":
+        message = "required key is missing"
+    else:
+        message = str(error["msg"]).removeprefix("Value error, ")
+        if "input" in error and kind not in ("value_error", "assertion_error"):
+            message += f" (got {error['input']!r})"
+    return f"{loc}: {message}" if loc else message
+
+
+def _location(loc: Sequence[Any], data: Mapping[str, Any]) -> str:
+    parts: list[str] = []
+    node: Any = data
+    for item in loc:
+        if isinstance(item, int):
+            parts.append(f"[{item}]")
+            node = node[item] if isinstance(node, list) and item < len(node) else None
+            if isinstance(node, Mapping) and node.get("name"):
+                parts.append(f" ({node['name']})")
+        elif isinstance(item, str) and not item.startswith(("function-", "model-")):
+            parts.append(("." if parts else "") + item)
+            node = node.get(item) if isinstance(node, Mapping) else None
+    return "".join(parts)
+
+
+def _fields_at(loc: Sequence[Any]) -> list[str]:
+    """The keys the settings model accepts at `loc`, for an "unknown key" message."""
+    model: type[BaseModel] = Settings
+    for item in loc:
+        if isinstance(item, int):
+            continue
+        annotation = getattr(model.model_fields.get(item), "annotation", None)
+        candidates = (annotation, *getattr(annotation, "__args__", ()))
+        nested = [t for t in candidates if isinstance(t, type) and issubclass(t, BaseModel)]
+        if not nested:
+            return []
+        model = nested[0]
+    return [name for name in model.model_fields if name != "base_dir"]

@@ -1,0 +1,179 @@
+"""The one orchestration path: fetch -> analyse -> store -> detect -> alert, per source.
+
+The CLI, the scheduler and `--dry-run` all come through here. A source's failure is caught,
+recorded in its state and backed off; it never reaches the other sources.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from itertools import islice
+
+import httpx
+from sqlalchemy import Engine
+
+from collectors import REGISTRY
+from collectors.base import Collector, CollectorError, FetchState, Mention, RateLimitedError
+from collectors.http import HostLimiter, HttpPolicy, make_client
+from vigia.analyse import AnalysedMention, Analyser
+from vigia.config import Settings, SourceConfig
+from vigia.storage import open_engine
+from vigia.storage.mentions import save_batch
+from vigia.storage.sources import load_health, record_failure, record_success
+
+log = logging.getLogger(__name__)
+
+BATCH_SIZE = 500
+MAX_BACKOFF = timedelta(hours=6)
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Runtime:
+    """What a running Vigía holds: settings, database, HTTP client, analysis, clock, stop flag."""
+
+    settings: Settings
+    engine: Engine
+    client: httpx.Client
+    analyser: Analyser
+    clock: Clock = utc_now
+    stopping: threading.Event = field(default_factory=threading.Event)
+
+    @classmethod
+    def build(
+        cls, settings: Settings, client: httpx.Client | None = None, clock: Clock = utc_now
+    ) -> Runtime:
+        policy = HttpPolicy(
+            timeout=settings.http.timeout,
+            retries=settings.http.retries,
+            backoff_base=settings.http.backoff_base,
+            min_interval_per_host=settings.http.min_interval_per_host,
+        )
+        return cls(
+            settings=settings,
+            engine=open_engine(settings.resolved_database_url),
+            client=client or make_client(policy, HostLimiter(policy.min_interval_per_host)),
+            analyser=Analyser(settings),
+            clock=clock,
+        )
+
+    def collector(self, source: SourceConfig) -> Collector:
+        return REGISTRY[source.type](source.name, source.options, self.client)
+
+    def close(self) -> None:
+        self.client.close()
+        self.engine.dispose()
+
+
+@dataclass
+class PollReport:
+    """The outcome of one poll of one source."""
+
+    source: str
+    fetched: int = 0
+    new: int = 0
+    updated: int = 0
+    skipped: int = 0
+    error: str | None = None
+    deferred_until: datetime | None = None
+    brands: set[str] = field(default_factory=set)
+
+    def summary(self) -> str:
+        if self.deferred_until:
+            return f"{self.source}: backing off until {self.deferred_until:%Y-%m-%d %H:%M} UTC"
+        text = f"{self.source}: {self.fetched} fetched, {self.new} new, {self.updated} updated"
+        if self.skipped:
+            text += f", {self.skipped} skipped"
+        return text + (f" — ERROR {self.error}" if self.error else "")
+
+
+def _batches(items: Iterator[Mention], size: int) -> Iterator[list[Mention]]:
+    while batch := list(islice(items, size)):
+        yield batch
+
+
+def poll_source(rt: Runtime, source: SourceConfig, force: bool = False) -> PollReport:
+    """Fetch `source` once and store what is new; failures are recorded, never raised."""
+    report = PollReport(source.name)
+    now = rt.clock()
+    with rt.engine.connect() as conn:
+        health = load_health(conn, source.name)
+    if not force and health.next_poll_at and health.next_poll_at > now.replace(tzinfo=None):
+        report.deferred_until = health.next_poll_at
+        return report
+    state = health.fetch_state()
+    try:
+        for batch in _batches(rt.collector(source).fetch(state), BATCH_SIZE):
+            _store(rt, source.name, batch, report)
+            if rt.stopping.is_set():
+                raise CollectorError("stopped before the source was read to the end")
+    except CollectorError as exc:
+        _record_failure(rt, source, exc, health.consecutive_failures, report)
+    except Exception as exc:  # a collector bug must not take the scheduler down with it
+        log.exception("collector %s crashed", source.name)
+        _record_failure(rt, source, exc, health.consecutive_failures, report)
+    else:
+        report.skipped = state.skipped
+        with rt.engine.begin() as conn:
+            record_success(conn, source.name, state, rt.clock(), state.skipped)
+        if state.skipped:
+            log.warning(
+                "%s: skipped %d items: %s",
+                source.name,
+                state.skipped,
+                "; ".join(state.skip_reasons),
+            )
+    return report
+
+
+def _store(rt: Runtime, source: str, batch: Sequence[Mention], report: PollReport) -> None:
+    analysed: list[AnalysedMention] = []
+
+    def analyse(fresh: Sequence[Mention]) -> list[AnalysedMention]:
+        analysed.extend(rt.analyser.analyse_all(fresh))
+        return analysed
+
+    with rt.engine.begin() as conn:
+        result = save_batch(conn, source, batch, analyse, rt.clock())
+    report.fetched += len(batch)
+    report.new += result.new
+    report.updated += result.updated
+    report.brands.update(a.brand for a in analysed if a.brand)
+
+
+def _record_failure(
+    rt: Runtime, source: SourceConfig, exc: Exception, failures: int, report: PollReport
+) -> None:
+    now = rt.clock()
+    delay = min(source.interval * 2**failures, MAX_BACKOFF)
+    if isinstance(exc, RateLimitedError) and exc.retry_after:
+        delay = max(delay, timedelta(seconds=exc.retry_after))
+    message = f"{type(exc).__name__}: {exc}"
+    with rt.engine.begin() as conn:
+        record_failure(conn, source.name, message, now, now + delay)
+    report.error = message
+    log.warning("source %s failed (%s); next try in %s", source.name, message, delay)
+
+
+def poll_all(
+    rt: Runtime, names: Sequence[str] | None = None, force: bool = False
+) -> list[PollReport]:
+    """Poll every enabled source (or the named ones) once, one after the other."""
+    sources = [rt.settings.source(n) for n in names] if names else rt.settings.sources
+    return [poll_source(rt, s, force) for s in sources if s.enabled or names]
+
+
+def dry_run(rt: Runtime, source: SourceConfig) -> tuple[list[AnalysedMention], FetchState]:
+    """What one poll of `source` would store, analysed, without writing anything."""
+    with rt.engine.connect() as conn:
+        state = load_health(conn, source.name).fetch_state()
+    fetched = list(rt.collector(source).fetch(state))
+    return rt.analyser.analyse_all(fetched), state

@@ -1,0 +1,152 @@
+"""The database schema (SQLAlchemy Core), portable between SQLite and PostgreSQL.
+
+Times are stored as naive UTC datetimes. `mentions.published_hour` is the UTC hour a mention was
+published, kept so hourly rollups group on a plain column in every dialect.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT identity.
+_Id = BigInteger().with_variant(Integer(), "sqlite")
+
+mentions = Table(
+    "mentions",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("source", String(100), nullable=False),
+    Column("source_id", String(512), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("author", String(255)),
+    Column("text", Text, nullable=False),
+    Column("language", String(8)),
+    Column("published_at", DateTime, nullable=False),
+    Column("published_hour", DateTime, nullable=False),
+    Column("collected_at", DateTime, nullable=False),
+    Column("thread_id", String(512)),
+    Column("parent_id", String(512)),
+    Column("reply_count", Integer),
+    Column("repost_count", Integer),
+    Column("like_count", Integer),
+    Column("quote_count", Integer),
+    Column("score", Integer),
+    Column("view_count", Integer),
+    Column("rating", Integer),
+    Column("brand", String(100)),
+    Column("sentiment", String(8)),
+    Column("compound", Float),
+    Column("pos", Float),
+    Column("neu", Float),
+    Column("neg", Float),
+    Column("topics", String(255)),
+    Column("raw", Text),
+    UniqueConstraint("source", "source_id", name="uq_mentions_source_item"),
+    Index("ix_mentions_brand_published", "brand", "published_at"),
+    Index("ix_mentions_thread", "source", "thread_id"),
+)
+
+engagement_snapshots = Table(
+    "engagement_snapshots",
+    metadata,
+    Column("mention_id", ForeignKey("mentions.id", ondelete="CASCADE"), primary_key=True),
+    Column("observed_at", DateTime, primary_key=True),
+    Column("reply_count", Integer),
+    Column("repost_count", Integer),
+    Column("like_count", Integer),
+    Column("quote_count", Integer),
+    Column("score", Integer),
+    Column("view_count", Integer),
+)
+
+hourly_rollup = Table(
+    "hourly_rollup",
+    metadata,
+    Column("brand", String(100), primary_key=True),
+    Column("source", String(100), primary_key=True),
+    Column("language", String(8), primary_key=True),
+    Column("hour", DateTime, primary_key=True),
+    Column("mentions", Integer, nullable=False),
+    Column("negative", Integer, nullable=False),
+    Column("neutral", Integer, nullable=False),
+    Column("positive", Integer, nullable=False),
+    Column("scored", Integer, nullable=False),
+    Column("compound_sum", Float, nullable=False),
+    Index("ix_hourly_rollup_brand_hour", "brand", "hour"),
+)
+
+topic_rollup = Table(
+    "topic_rollup",
+    metadata,
+    Column("brand", String(100), primary_key=True),
+    Column("topic", String(40), primary_key=True),
+    Column("hour", DateTime, primary_key=True),
+    Column("mentions", Integer, nullable=False),
+    Column("negative", Integer, nullable=False),
+)
+
+source_state = Table(
+    "source_state",
+    metadata,
+    Column("source", String(100), primary_key=True),
+    Column("cursor", Text),
+    Column("etag", Text),
+    Column("last_modified", Text),
+    Column("last_attempt_at", DateTime),
+    Column("last_success_at", DateTime),
+    Column("last_error", Text),
+    Column("last_error_at", DateTime),
+    Column("consecutive_failures", Integer, nullable=False, default=0),
+    Column("next_poll_at", DateTime),
+    Column("skipped_items", Integer, nullable=False, default=0),
+)
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("key", String(255), nullable=False, unique=True),
+    Column("rule", String(40), nullable=False),
+    Column("brand", String(100)),
+    Column("subject", String(512)),
+    Column("severity", String(10), nullable=False),
+    Column("window_start", DateTime, nullable=False),
+    Column("window_end", DateTime, nullable=False),
+    Column("evidence", Text, nullable=False),
+    Column("state", String(12), nullable=False, default="open"),
+    Column("opened_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+    Column("notified_at", DateTime),
+    Column("notified_severity", String(10)),
+    Column("acknowledged_at", DateTime),
+    Column("resolved_at", DateTime),
+    Index("ix_alerts_state", "state", "rule", "brand"),
+)
+
+alert_deliveries = Table(
+    "alert_deliveries",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("alert_id", ForeignKey("alerts.id", ondelete="CASCADE"), nullable=False),
+    Column("channel", String(20), nullable=False),
+    Column("recipient", String(255), nullable=False),
+    Column("attempted_at", DateTime, nullable=False),
+    Column("ok", Boolean, nullable=False),
+    Column("error", Text),
+)
