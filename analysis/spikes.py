@@ -81,6 +81,14 @@ class SpikeParams:
     share_floor: float = 0.05
     warmup: timedelta = timedelta(days=7)
 
+    def __post_init__(self) -> None:
+        # A zero floor would let a zero baseline divide by zero; a long window shorter than the
+        # short one would confirm nothing.
+        if self.min_expected_per_hour <= 0:
+            raise ValueError("min_expected_per_hour must be > 0")
+        if self.long_window < self.short_window:
+            raise ValueError("long_window must be at least short_window")
+
 
 PRESETS: Mapping[str, SpikeParams] = {
     "low": SpikeParams(

@@ -80,17 +80,20 @@ def test_monday_morning_rhythm_peak_is_not_a_spike_but_the_same_peak_on_wednesda
     assert finding is not None and finding.negative == 12
 
 
-def test_three_angry_posts_on_a_quiet_night_stay_below_the_minimum():
+def test_angry_posts_on_a_quiet_night_stay_below_the_minimum():
     # A quiet brand: one mention every few hours, never negative (the series holds only the
-    # hours that had mentions; the gaps are zero). At 03:00 three angry posts arrive: far above
-    # a zero baseline, but below min_negative, so nobody is paged. Eight would be.
+    # hours that had mentions; the gaps are zero). At 03:00 a handful of angry posts arrive: far
+    # above the baseline (z well over the threshold), but below min_negative, so nobody is
+    # paged: five for the medium preset (minimum 6), three for the high one (minimum 4).
+    # Eight would be a spike.
     now = START + 14 * D + 4 * H
 
     def quiet(angry: int) -> list[HourBucket]:
         buckets = [HourBucket(START + k * 5 * H, 1, 0) for k in range(14 * 24 // 5)]
         return buckets + [HourBucket(now - H, angry, angry)]
 
-    assert detect_spike(quiet(3), now, MEDIUM) is None
+    assert detect_spike(quiet(5), now, MEDIUM) is None
+    assert detect_spike(quiet(3), now, PRESETS["high"]) is None
     finding = detect_spike(quiet(8), now, MEDIUM)
     assert finding is not None
     # The floor of 0.5 negatives/hour stands in for the zero baseline.
