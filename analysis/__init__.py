@@ -1,0 +1,1 @@
+"""Analysis: pure functions over plain data (brands, language, sentiment, topics, spikes, threads)."""

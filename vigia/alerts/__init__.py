@@ -1,0 +1,1 @@
+"""Alerts: rule decisions, rendering and delivery."""
