@@ -60,7 +60,9 @@ def recorded(relative: str, status: int | None = None, **overrides: str) -> Repl
                 "content-encoding",
                 "connection",
             ):
-                headers[name] = value if isinstance(value, str) else str(value)
+                # vcrpy sidecars keep each header as a list of values; the wire joins them.
+                values = value if isinstance(value, list) else [value]
+                headers[name] = ", ".join(str(v) for v in values)
     headers.update(overrides)
     return Reply(body=body_path.read_bytes(), status=status or recorded_status, headers=headers)
 
