@@ -127,5 +127,5 @@ def _int(value: Any) -> int | None:
 
 def _raw(entry: Mapping[str, Any]) -> dict[str, Any]:
     """The entry's plain fields, enough to re-map the row without fetching again."""
-    keep = ("id", "link", "title", "summary", "author", "published", "updated", "tags")
+    keep = ("id", "link", "title", "summary", "author", "published", "updated", "tags", "source")
     return {key: entry[key] for key in keep if key in entry}
