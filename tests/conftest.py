@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ import pytest
 from collectors.http import HostLimiter, HttpPolicy, make_client
 from tests.replay import SHARED_FEEDS, ReplayServer
 from vigia.config import Settings, parse_settings
+from vigia.pipeline import Runtime
 
 FAST_POLICY = HttpPolicy(
     timeout=2.0, retries=2, backoff_base=0.01, backoff_max=0.05, min_interval_per_host=0.0
@@ -53,3 +55,19 @@ def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
 @pytest.fixture
 def settings_factory(tmp_path: Path):  # type: ignore[no-untyped-def]
     return lambda **overrides: make_settings(tmp_path, **overrides)
+
+
+@pytest.fixture
+def runtime_factory(tmp_path: Path) -> Iterator[Callable[..., Runtime]]:
+    """Builds Runtimes on `make_settings(tmp_path, **overrides)` and closes them after the test."""
+    built: list[Runtime] = []
+
+    def build(clock: Callable[[], datetime] | None = None, **overrides: Any) -> Runtime:
+        settings = make_settings(tmp_path, **overrides)
+        rt = Runtime.build(settings, clock=clock) if clock else Runtime.build(settings)
+        built.append(rt)
+        return rt
+
+    yield build
+    for rt in built:
+        rt.close()

@@ -1,0 +1,162 @@
+"""Weekly CSV: one file per ISO week, UTF-8 with BOM, documented columns, a topic summary."""
+
+from __future__ import annotations
+
+import csv
+import io
+import subprocess
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from analysis.sentiment import Sentiment
+from collectors.base import Mention
+from vigia.analyse import AnalysedMention
+from vigia.exports import (
+    MENTION_COLUMNS,
+    SUMMARY_COLUMNS,
+    export_week,
+    parse_week,
+    previous_week,
+    week_bounds,
+)
+from vigia.storage import open_engine
+from vigia.storage.mentions import save_batch
+
+MADRID = ZoneInfo("Europe/Madrid")
+ROWS = [
+    # (id, published UTC, text, label, compound, topics)
+    (
+        "a",
+        datetime(2026, 11, 15, 23, 30, tzinfo=UTC),
+        "Vellora: domingo noche",
+        "neutral",
+        0.0,
+        (),
+    ),  # Monday 00:30 in Madrid: W47
+    (
+        "b",
+        datetime(2026, 11, 16, 8, 0, tzinfo=UTC),
+        "Vellora, la atención es pésima",
+        "negative",
+        -0.7,
+        ("customer_service",),
+    ),
+    (
+        "c",
+        datetime(2026, 11, 18, 12, 0, tzinfo=UTC),
+        "Vellora: envío y reembolso tardíos",
+        "negative",
+        -0.5,
+        ("delivery", "refunds_returns"),
+    ),
+    (
+        "d",
+        datetime(2026, 11, 22, 22, 59, tzinfo=UTC),
+        "Vellora mola, ¡qué rápido!",
+        "positive",
+        0.6,
+        ("delivery",),
+    ),
+    (
+        "e",
+        datetime(2026, 11, 22, 23, 0, tzinfo=UTC),
+        "Vellora: lunes ya",
+        "neutral",
+        0.0,
+        (),
+    ),  # Monday 00:00 Madrid: W48
+]
+
+
+def _seed(db: Path) -> None:
+    engine = open_engine(f"sqlite:///{db}")
+    fetched = [
+        Mention("forum", sid, f"https://f.example/{sid}", when, text, author="ñandú")
+        for sid, when, text, *_ in ROWS
+    ]
+    verdicts = {sid: (label, compound, topics) for sid, _, _, label, compound, topics in ROWS}
+
+    def analyse(items: Sequence[Mention]) -> list[AnalysedMention]:
+        out = []
+        for m in items:
+            label, compound, topics = verdicts[m.source_id]
+            out.append(
+                AnalysedMention(m, "Vellora", "es", Sentiment(compound, 0, 1, 0), label, topics)
+            )
+        return out
+
+    with engine.begin() as conn:
+        save_batch(conn, "forum", fetched, analyse, datetime(2026, 11, 23, tzinfo=UTC))
+
+
+def test_week_parsing_and_bounds() -> None:
+    assert parse_week("2026-W47") == (2026, 47)
+    with pytest.raises(ValueError, match="expected an ISO week"):
+        parse_week("2026-47")
+    with pytest.raises(ValueError, match="has no week 53"):
+        parse_week("2025-W53")
+    start, end = week_bounds(2026, 47, MADRID)
+    assert (start, end) == (datetime(2026, 11, 15, 23, 0), datetime(2026, 11, 22, 23, 0))
+    assert previous_week(datetime(2026, 11, 23, 12, tzinfo=UTC), MADRID) == "2026-W47"
+
+
+def test_export_writes_bom_rows_and_summary(tmp_path: Path) -> None:
+    _seed(tmp_path / "v.db")
+    engine = open_engine(f"sqlite:///{tmp_path / 'v.db'}")
+    mentions_csv, summary_csv = export_week(
+        engine, tmp_path / "exports", "2026-W47", "Europe/Madrid"
+    )
+    assert mentions_csv.name == "vigia-2026-W47.csv"
+    raw = mentions_csv.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf"), "UTF-8 BOM so Excel shows accents"
+    rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
+    assert rows[0] == MENTION_COLUMNS
+    assert [r[MENTION_COLUMNS.index("text")] for r in rows[1:]] == [r[2] for r in ROWS[:4]]
+    first = dict(zip(MENTION_COLUMNS, rows[1], strict=True))
+    assert first["published_at"] == "2026-11-16T00:30:00+01:00"
+    assert first["author"] == "ñandú"
+    assert dict(zip(MENTION_COLUMNS, rows[3], strict=True))["topics"] == "delivery|refunds_returns"
+
+    summary = list(csv.DictReader(io.StringIO(summary_csv.read_bytes().decode("utf-8-sig"))))
+    assert list(summary[0]) == SUMMARY_COLUMNS
+    cells = {(r["brand"], r["topic"]): r for r in summary}
+    assert (cells[("Vellora", "*")]["mentions"], cells[("Vellora", "*")]["negative"]) == ("4", "2")
+    assert cells[("Vellora", "*")]["negative_share"] == "0.500"
+    assert (
+        cells[("Vellora", "delivery")]["mentions"],
+        cells[("Vellora", "delivery")]["negative"],
+    ) == ("2", "1")
+    assert cells[("Vellora", "customer_service")]["average_compound"] == "-0.700"
+    assert not list((tmp_path / "exports").glob(".*")), "no temporary files left behind"
+
+
+def test_export_command_writes_the_requested_week(tmp_path: Path) -> None:
+    _seed(tmp_path / "data" / "vigia.db")
+    (tmp_path / "config.yaml").write_text(
+        "timezone: Europe/Madrid\nbrands: [{name: Vellora, keywords: [vellora]}]\n",
+        encoding="utf-8",
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "vigia.cli", "-c", str(tmp_path / "config.yaml"), "export", "--week", "2026-W48"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    written = tmp_path / "exports" / "vigia-2026-W48.csv"
+    assert result.stdout.splitlines()[0] == str(written)
+    assert len(written.read_text(encoding="utf-8-sig").splitlines()) == 2  # header + item e
+
+
+def test_unwritable_folder_is_a_clear_error(tmp_path: Path) -> None:
+    _seed(tmp_path / "v.db")
+    engine = open_engine(f"sqlite:///{tmp_path / 'v.db'}")
+    blocker = tmp_path / "exports"
+    blocker.write_text("a file where the folder should be", encoding="utf-8")
+    from vigia.exports import ExportError
+
+    with pytest.raises(ExportError, match="cannot write the export for 2026-W47"):
+        export_week(engine, blocker, "2026-W47", "Europe/Madrid")
