@@ -1,0 +1,1 @@
+"""Benchmarks and evaluations, one command each."""
