@@ -203,8 +203,12 @@ class SpanishScorer:
             if emo is None:
                 emo = self.lex.emoticons.get(token)
             if emo is not None:
+                # Emoji work as punctuation in posts: they close the clause before them and
+                # are never inside a negation's scope.
+                if ends:
+                    ends[-1] = True
                 raw.append((token, token, WORD, emo, False))
-                ends.append(False)
+                ends.append(True)
                 continue
             if token[0] in _CLAUSE_START and ends:
                 ends[-1] = True
