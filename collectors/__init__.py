@@ -4,6 +4,9 @@ REGISTRY maps the `type` of a `sources:` entry in config.yaml to its collector c
 """
 
 from collectors.base import Collector
+from collectors.mastodon import MastodonCollector
 from collectors.rss import RssCollector
 
-REGISTRY: dict[str, type[Collector]] = {collector.name: collector for collector in (RssCollector,)}
+REGISTRY: dict[str, type[Collector]] = {
+    collector.name: collector for collector in (RssCollector, MastodonCollector)
+}

@@ -1,0 +1,246 @@
+"""Mastodon: hashtag timelines, status search and watched conversations on one instance."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+from urllib.parse import parse_qs, quote, urlsplit
+
+import httpx
+from pydantic import Field, field_validator, model_validator
+
+from collectors import http
+from collectors.base import (
+    Collector,
+    CollectorOptions,
+    Engagement,
+    FetchState,
+    Mention,
+    UnparseableError,
+    utc,
+)
+from collectors.text import html_to_text, join_text
+
+
+class MastodonOptions(CollectorOptions):
+    """`instance` base URL and one of `hashtag` / `query`; `threads` are status ids or URLs to follow."""
+
+    instance: str = Field(pattern=r"^https?://[^/\s]+/?$")
+    hashtag: str | None = None
+    query: str | None = None
+    threads: list[str] = Field(default=[], max_length=20)
+    max_pages: int = Field(4, ge=1, le=50)
+    limit: int = Field(40, ge=1, le=40)
+
+    @field_validator("hashtag")
+    @classmethod
+    def _bare_tag(cls, value: str | None) -> str | None:
+        return value.lstrip("#") if value else value
+
+    @field_validator("threads")
+    @classmethod
+    def _status_ids(cls, values: list[str]) -> list[str]:
+        # Accept a pasted status URL (https://host/@user/1234) as well as the bare id.
+        ids = [value.rstrip("/").rsplit("/", 1)[-1] for value in values]
+        for value, status_id in zip(values, ids, strict=True):
+            if not re.fullmatch(r"[A-Za-z0-9]+", status_id):
+                raise ValueError(f"expected a status id or status URL, got {value!r}")
+        return ids
+
+    @model_validator(mode="after")
+    def _one_stream(self) -> MastodonOptions:
+        if self.hashtag and self.query:
+            raise ValueError("set either hashtag or query, not both (use two sources)")
+        if not (self.hashtag or self.query or self.threads):
+            raise ValueError("set hashtag, query or threads")
+        return self
+
+
+class MastodonCollector(Collector):
+    name = "mastodon"
+    description = (
+        "Public posts on one Mastodon instance: a hashtag timeline (`hashtag`, readable anonymously "
+        "on most instances) or a status search (`query`, which needs the instance's full-text "
+        "search and only finds posts whose authors allow indexing), plus the whole conversation "
+        "of watched posts (`threads`). Each instance only knows the posts that reached it, so "
+        "watch several. No account or token needed; polls catch up page by page from the newest "
+        "status id seen (`max_pages` per poll)."
+    )
+    Options = MastodonOptions
+    options: MastodonOptions
+
+    def fetch(self, state: FetchState) -> Iterator[Mention]:
+        base = self.options.instance.rstrip("/")
+        if self.options.hashtag:
+            yield from self._timeline(
+                f"{base}/api/v1/timelines/tag/{quote(self.options.hashtag)}", state
+            )
+        elif self.options.query:
+            yield from self._search(f"{base}/api/v2/search", state)
+        for status_id in self.options.threads:
+            yield from self._conversation(base, status_id, state)
+
+    def _timeline(self, url: str, state: FetchState) -> Iterator[Mention]:
+        """Newest page then older ones on a first poll; afterwards forward from the cursor, gap-free."""
+        forward = state.cursor is not None
+        params: dict[str, Any] = {"limit": self.options.limit}
+        if forward:
+            params["min_id"] = (
+                state.cursor
+            )  # the page right after the cursor, so a busy tag loses nothing
+        for page in range(self.options.max_pages):
+            response = http.get(self.client, url, params=params, state=state if page == 0 else None)
+            if response is None:
+                return
+            statuses = json_body_list(response)
+            yield from self._mentions(statuses, state)
+            step = link_params(response, "prev" if forward else "next")
+            if not statuses or step is None:
+                return
+            params = {"limit": self.options.limit, **step}
+
+    def _search(self, url: str, state: FetchState) -> Iterator[Mention]:
+        """Search results newest first down to the cursor; v2 search sends no Link, so page by max_id."""
+        params: dict[str, Any] = {
+            "q": self.options.query,
+            "type": "statuses",
+            "limit": self.options.limit,
+            "resolve": "false",
+        }
+        if state.cursor:
+            params["min_id"] = state.cursor
+        for _ in range(self.options.max_pages):
+            body = self._json(url, params)
+            statuses = body.get("statuses") if isinstance(body, Mapping) else None
+            if not isinstance(statuses, list):
+                raise UnparseableError(f"expected an object with 'statuses' from {url}")
+            yield from self._mentions(statuses, state)
+            ids = [
+                s["id"] for s in statuses if isinstance(s, Mapping) and isinstance(s.get("id"), str)
+            ]
+            if len(statuses) < self.options.limit or not ids:
+                return
+            params["max_id"] = min(ids, key=id_order)
+
+    def _conversation(self, base: str, status_id: str, state: FetchState) -> Iterator[Mention]:
+        """A watched post, its ancestors and replies, all filed under the conversation's root."""
+        status = self._json(f"{base}/api/v1/statuses/{status_id}")
+        context = self._json(f"{base}/api/v1/statuses/{status_id}/context")
+        if not isinstance(context, Mapping) or not isinstance(status, Mapping):
+            raise UnparseableError(f"expected status {status_id} and its context from {base}")
+        ancestors, descendants = context.get("ancestors"), context.get("descendants")
+        if not isinstance(ancestors, list) or not isinstance(descendants, list):
+            raise UnparseableError(
+                f"expected ancestors and descendants lists for status {status_id}"
+            )
+        # Ancestors come oldest first, so the first is the root (or the oldest post we may see).
+        root = (
+            ancestors[0].get("id") if ancestors and isinstance(ancestors[0], Mapping) else status_id
+        )
+        for raw in [*ancestors, status, *descendants]:
+            mention = item_to_mention(self.source, raw)
+            if mention is None:
+                state.skip(f"unreadable status in the conversation of {status_id}")
+            else:
+                yield replace(mention, thread_id=root)
+
+    def _json(self, url: str, params: Mapping[str, Any] | None = None) -> Any:
+        response = http.get(self.client, url, params=params)
+        if response is None:  # only a conditional request can answer 304, and this is none
+            raise UnparseableError(f"unexpected 304 from {url}")
+        return http.json_body(response)
+
+    def _mentions(self, statuses: list[Any], state: FetchState) -> Iterator[Mention]:
+        for raw in statuses:
+            mention = item_to_mention(self.source, raw)
+            if mention is None:
+                state.skip(f"status without id, date or URL: {str(raw)[:60]!r}")
+                continue
+            # The cursor follows the timeline's own ids (a boost's id, not the boosted post's).
+            if state.cursor is None or id_order(raw["id"]) > id_order(state.cursor):
+                state.cursor = raw["id"]
+            yield mention
+
+
+def item_to_mention(source: str, raw: Any) -> Mention | None:
+    """One Mastodon status as a Mention (a boost as the boosted post), or None when unusable."""
+    if not isinstance(raw, Mapping) or not isinstance(raw.get("id"), str):
+        return None
+    status = raw["reblog"] if isinstance(raw.get("reblog"), Mapping) else raw
+    status_id, url = status.get("id"), status.get("url") or status.get("uri")
+    published = _time(status.get("created_at"))
+    if not isinstance(status_id, str) or not isinstance(url, str) or published is None:
+        return None
+    parent = status.get("in_reply_to_id")
+    language = status.get("language")
+    return Mention(
+        source=source,
+        source_id=status_id,
+        url=url,
+        published=published,
+        text=join_text(
+            html_to_text(status.get("spoiler_text")), html_to_text(status.get("content"))
+        ),
+        author=_author(status.get("account")),
+        language=language.split("-")[0].lower() if isinstance(language, str) and language else None,
+        # A post that answers nothing starts its own thread; for a reply the root is unknown here
+        # (the thread detector follows parent ids, and watched threads fill it from /context).
+        thread_id=None if parent else status_id,
+        parent_id=str(parent) if parent else None,
+        engagement=Engagement(
+            replies=_count(status.get("replies_count")),
+            reposts=_count(status.get("reblogs_count")),
+            likes=_count(status.get("favourites_count")),
+            quotes=_count(status.get("quotes_count")),
+        ),
+        raw=raw,
+    )
+
+
+def json_body_list(response: httpx.Response) -> list[Any]:
+    body = http.json_body(response)
+    if not isinstance(body, list):
+        raise UnparseableError(f"expected a list of statuses from {response.request.url}")
+    return body
+
+
+def link_params(response: httpx.Response, rel: str) -> dict[str, str] | None:
+    """The `max_id`/`min_id` of the Link header's `rel` target (RFC 8288), or None at the end.
+
+    Only the ids are taken, not the whole URL: requests stay on the configured instance even when
+    a proxy or a recording names another host.
+    """
+    target = response.links.get(rel, {}).get("url")
+    if not target:
+        return None
+    query = parse_qs(urlsplit(target).query)
+    step = {key: query[key][0] for key in ("max_id", "min_id", "since_id") if query.get(key)}
+    return step or None
+
+
+def id_order(status_id: str) -> tuple[int, str]:
+    """Sort key for status ids: Mastodon snowflakes are decimal, other servers fixed-width strings."""
+    return (len(status_id), status_id)
+
+
+def _author(account: Any) -> str | None:
+    if not isinstance(account, Mapping) or not account.get("acct"):
+        return None
+    acct = str(account["acct"])
+    # Local accounts come without a domain; add it so one person reads the same on every instance.
+    host = urlsplit(str(account.get("url") or "")).netloc
+    return acct if "@" in acct or not host else f"{acct}@{host}"
+
+
+def _time(value: Any) -> datetime | None:
+    try:
+        return utc(datetime.fromisoformat(str(value).replace("Z", "+00:00")))
+    except ValueError:
+        return None
+
+
+def _count(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
