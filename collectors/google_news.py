@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from pydantic import Field
@@ -54,8 +55,10 @@ class GoogleNewsCollector(Collector):
             return
         since = _cursor_time(state.cursor)
         newest = since
-        for item in rss.parse_feed(self.source, response.content, response.headers, state):
-            mention = with_outlet(item, o.language)
+        to_mention = partial(item_to_mention, language=o.language)
+        for mention in rss.parse_feed(
+            self.source, response.content, response.headers, state, to_mention
+        ):
             if since is not None and mention.published < since - LATE_ARRIVAL:
                 continue
             newest = max(newest or mention.published, mention.published)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import calendar
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -47,17 +47,29 @@ class RssCollector(Collector):
         yield from parse_feed(self.source, response.content, response.headers, state)
 
 
+EntryMapper = Callable[[str, Mapping[str, Any], datetime], Mention | None]
+
+
 def parse_feed(
-    source: str, body: bytes, headers: Mapping[str, str], state: FetchState
+    source: str,
+    body: bytes,
+    headers: Mapping[str, str],
+    state: FetchState,
+    to_mention: EntryMapper | None = None,
 ) -> Iterator[Mention]:
-    """Mentions of a feed document; a broken document with no recoverable entry is an error."""
+    """Mentions of a feed document; a broken document with no recoverable entry is an error.
+
+    `to_mention` maps one entry (default `entry_to_mention`); feeds with platform extensions
+    (YouTube's media:community, Google News' outlet) pass their own.
+    """
+    to_mention = to_mention or entry_to_mention
     parsed = feedparser.parse(body, response_headers={k.lower(): v for k, v in headers.items()})
     if parsed.bozo and not parsed.entries:
         reason = parsed.get("bozo_exception", "not a feed")
         raise UnparseableError(f"not a readable RSS/Atom feed: {reason}")
     now = datetime.now(UTC)
     for entry in parsed.entries:
-        mention = entry_to_mention(source, entry, now)
+        mention = to_mention(source, entry, now)
         if mention is None:
             state.skip(f"entry without link, id or text: {entry.get('title', '')[:40]!r}")
         else:
