@@ -233,7 +233,10 @@ def raise_for_status(response: httpx.Response) -> None:
         return
     where = f"HTTP {status} from {response.request.url}"
     if status == 429 or quota_exhausted_for(response.headers) is not None and status == 403:
+        # Reddit answers 429 without Retry-After but with x-ratelimit-reset: wait for that instead.
         retry_after = parse_retry_after(response.headers.get("retry-after"))
+        if retry_after is None:
+            retry_after = quota_exhausted_for(response.headers)
         raise RateLimitedError(f"{where}: rate limited", retry_after)
     if status >= 500:
         raise TransientError(f"{where}: server error")
