@@ -26,14 +26,14 @@ from collectors.text import html_to_text, join_text
 
 
 class MastodonOptions(CollectorOptions):
-    """`instance` base URL and one of `hashtag` / `query`; `threads` are status ids or URLs to follow."""
+    """`instance` URL, one of `hashtag` / `query`; `threads`: status ids or URLs to follow."""
 
     instance: str = Field(pattern=r"^https?://[^/\s]+/?$")
     hashtag: str | None = None
     query: str | None = None
     threads: list[str] = Field(default=[], max_length=20)
-    max_pages: int = Field(4, ge=1, le=50)
-    limit: int = Field(40, ge=1, le=40)
+    max_pages: int = Field(default=4, ge=1, le=50)
+    limit: int = Field(default=40, ge=1, le=40)
 
     @field_validator("hashtag")
     @classmethod
@@ -62,12 +62,12 @@ class MastodonOptions(CollectorOptions):
 class MastodonCollector(Collector):
     name = "mastodon"
     description = (
-        "Public posts on one Mastodon instance: a hashtag timeline (`hashtag`, readable anonymously "
-        "on most instances) or a status search (`query`, which needs the instance's full-text "
-        "search and only finds posts whose authors allow indexing), plus the whole conversation "
-        "of watched posts (`threads`). Each instance only knows the posts that reached it, so "
-        "watch several. No account or token needed; polls catch up page by page from the newest "
-        "status id seen (`max_pages` per poll)."
+        "Public posts on one Mastodon instance: a hashtag timeline (`hashtag`, readable "
+        "anonymously on most instances) or a status search (`query`, which needs the instance's "
+        "full-text search and only finds posts whose authors allow indexing), plus the whole "
+        "conversation of watched posts (`threads`). Each instance only knows the posts that "
+        "reached it, so watch several. No account or token needed; polls catch up page by page "
+        "from the newest status id seen (`max_pages` per poll)."
     )
     Options = MastodonOptions
     options: MastodonOptions
@@ -84,7 +84,7 @@ class MastodonCollector(Collector):
             yield from self._conversation(base, status_id, state)
 
     def _timeline(self, url: str, state: FetchState) -> Iterator[Mention]:
-        """Newest page then older ones on a first poll; afterwards forward from the cursor, gap-free."""
+        """First poll: the newest pages, going back. Later: forward from the cursor, gap-free."""
         forward = state.cursor is not None
         params: dict[str, Any] = {"limit": self.options.limit}
         if forward:
@@ -103,7 +103,7 @@ class MastodonCollector(Collector):
             params = {"limit": self.options.limit, **step}
 
     def _search(self, url: str, state: FetchState) -> Iterator[Mention]:
-        """Search results newest first down to the cursor; v2 search sends no Link, so page by max_id."""
+        """Results newest first down to the cursor; v2 search sends no Link, so page by max_id."""
         params: dict[str, Any] = {
             "q": self.options.query,
             "type": "statuses",
@@ -222,7 +222,7 @@ def link_params(response: httpx.Response, rel: str) -> dict[str, str] | None:
 
 
 def id_order(status_id: str) -> tuple[int, str]:
-    """Sort key for status ids: Mastodon snowflakes are decimal, other servers fixed-width strings."""
+    """Sort key for status ids: Mastodon snowflakes are decimal, other servers' fixed-width."""
     return (len(status_id), status_id)
 
 

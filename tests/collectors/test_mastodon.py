@@ -17,7 +17,7 @@ from collectors.base import (
     UnparseableError,
 )
 from collectors.mastodon import MastodonCollector, MastodonOptions, item_to_mention
-from tests.replay import Reply, ReplayServer, recorded
+from tests.replay import ReplayServer, Reply, recorded
 
 TAG = "fgiztsshwiaqqiztpmmjbtvmescsculuvmgjgopwoeidbcrixp"
 TAG_PATH = f"/api/v1/timelines/tag/{TAG}"
@@ -243,7 +243,9 @@ def test_a_watched_thread_files_ancestors_and_replies_under_the_root(
     status = {**root, "id": watched, "in_reply_to_id": root["id"], "content": "<p>second</p>"}
     replay.route(f"/api/v1/statuses/{watched}", Reply(json.dumps(status).encode()))
     replay.route(f"/api/v1/statuses/{watched}/context", recorded(CONTEXT))
-    opts = MastodonOptions(instance=replay.url, threads=[f"https://mastodon.social/@halcy/{watched}"])
+    opts = MastodonOptions(
+        instance=replay.url, threads=[f"https://mastodon.social/@halcy/{watched}"]
+    )
     state = FetchState()
     mentions = list(MastodonCollector("masto-thread", opts, client).fetch(state))
 
