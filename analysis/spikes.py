@@ -18,14 +18,16 @@ Why these statistics:
 * **Median + MAD** of the per-offset samples, so one past spike among seven days (or four weeks)
   moves neither the expected value nor the spread.
 * **Seasonality**: the expected value is the larger of the daily median (same hour, previous
-  days) and the weekly median (same hour of week, previous weeks; used once two weeks are
-  there). A Monday-morning peak is then compared with previous Monday mornings.
+  days) and the weekly median (same hour of week, previous weeks, from the first one on). A Monday-morning peak is then compared with previous Monday mornings.
 * **Poisson floor**: the spread is at least ``sqrt(expected)`` and the expected value at least
   ``min_expected_per_hour`` per hour, so a brand with a zero baseline is not paged for every
   mention and a perfectly regular brand (MAD 0) does not yield infinite scores.
-* **Negative share**: the window's negative share must be ``min_share_lift`` times the baseline
-  share, so a volume peak (a launch, a TV spot) whose negatives grow in proportion is not a
-  crisis.
+* **Negative share**: the window's negative share must be ``min_share_lift`` times the brand's
+  share over all the history given before the window (pooled: per-window shares of a few
+  mentions are too noisy, and one past spike barely moves weeks of counts), so a volume peak (a
+  launch, a TV spot) whose negatives grow in proportion is not a crisis.
+* **Ratio**: negatives must also be ``min_ratio`` times the expected count: for a big brand a
+  Poisson-sized spread makes a 40 % rise look significant, which nobody wants to be paged for.
 * **Confirmation**: the longer window ending at ``now`` must also be elevated (``z_confirm``),
   which drops a single noisy short window in an otherwise calm afternoon.
 * **Warm-up**: nothing fires before ``warmup`` of history (counted from the series' first
@@ -50,9 +52,9 @@ WEEK = timedelta(days=7)
 _MAD_TO_SD = 1.4826
 # Fewer daily samples than this is too little history to call anything unusual.
 _MIN_SAMPLES = 3
-# The weekly median is used once two previous weeks exist; with one sample it would be a
-# single point, as easily a past incident as a rhythm.
-_MIN_WEEKLY_SAMPLES = 2
+# The weekly median is used from the first previous week on: a weekly rhythm (Monday's
+# newsletter) is far more common than an incident at the very same hour a week before.
+_MIN_WEEKLY_SAMPLES = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +75,7 @@ class SpikeParams:
     baseline_days: int = 7
     baseline_weeks: int = 4
     min_negative: int = 6
+    min_ratio: float = 2.0
     min_expected_per_hour: float = 0.5
     z_warning: float = 4.0
     z_confirm: float = 2.0
@@ -95,6 +98,7 @@ PRESETS: Mapping[str, SpikeParams] = {
         short_window=timedelta(hours=1),
         long_window=timedelta(hours=3),
         min_negative=10,
+        min_ratio=3.0,
         z_warning=6.0,
         z_confirm=3.0,
         z_critical=10.0,
@@ -105,6 +109,7 @@ PRESETS: Mapping[str, SpikeParams] = {
         short_window=timedelta(minutes=30),
         long_window=timedelta(hours=2),
         min_negative=4,
+        min_ratio=1.5,
         z_warning=3.0,
         z_confirm=1.5,
         z_critical=6.0,
@@ -121,6 +126,7 @@ long_window        3 h      3 h      2 h      confirmation window ending at ``no
 baseline_days      7        7        7        same-hour samples from previous days
 baseline_weeks     4        4        4        same-hour-of-week samples from past weeks
 min_negative       10       6        4        negatives needed in the short window
+min_ratio          3        2        1.5      negatives / expected needed
 min_expected/h     0.5      0.5      0.5      floor of the baseline rate (mentions/hour)
 z_warning          6        4        3        robust z of the short window to fire
 z_confirm          3        2        1.5      robust z the long window must reach too
@@ -153,7 +159,6 @@ class _WindowStats:
     total: float
     expected: float
     scale: float
-    baseline_share: float
     samples: int
 
     @property
@@ -177,6 +182,15 @@ class _Hours:
             total, negative = self._counts.get(hour, (0, 0))
             self._counts[hour] = (total + bucket.total, negative + bucket.negative)
         self.first: datetime | None = min(self._counts) if self._counts else None
+
+    def share_before(self, end: datetime) -> float:
+        """Negative share of all mentions in the hours before ``end``."""
+        total = negative = 0
+        for hour, (t, n) in self._counts.items():
+            if hour + HOUR <= end:
+                total += t
+                negative += n
+        return negative / total if total else 0.0
 
     def window(self, start: datetime, end: datetime, now: datetime) -> tuple[float, float]:
         """(total, negative) in ``[start, end)``; buckets past ``now`` hold data only up to it."""
@@ -215,7 +229,10 @@ def detect_spike(
         return None
     if short.negative < params.min_negative or short.z < params.z_warning:
         return None
-    if short.share < params.min_share_lift * max(short.baseline_share, params.share_floor):
+    if short.negative < params.min_ratio * short.expected:
+        return None
+    baseline_share = hours.share_before(now - params.short_window)
+    if short.share < params.min_share_lift * max(baseline_share, params.share_floor):
         return None
     long = _window_stats(hours, now, params.long_window, params)
     if long is None or long.z < params.z_confirm:
@@ -229,7 +246,7 @@ def detect_spike(
         negative=round(short.negative),
         expected=short.expected,
         share=short.share,
-        baseline_share=short.baseline_share,
+        baseline_share=baseline_share,
         score=score,
         severity=severity,
         evidence={
@@ -239,7 +256,7 @@ def detect_spike(
             "total": round(short.total),
             "expected": round(short.expected, 2),
             "share": round(short.share, 3),
-            "baseline_share": round(short.baseline_share, 3),
+            "baseline_share": round(baseline_share, 3),
             "z": round(score, 2),
             "long_window_hours": params.long_window / HOUR,
             "long_negative": round(long.negative),
@@ -293,13 +310,11 @@ def _window_stats(
             expected, spread = weekly_expected, weekly_spread
     expected = max(expected, params.min_expected_per_hour * (length / HOUR))
     scale = max(_MAD_TO_SD * spread, math.sqrt(expected))
-    shares = [neg / tot for tot, neg in daily + weekly if tot > 0]
     return _WindowStats(
         negative=negative,
         total=total,
         expected=expected,
         scale=scale,
-        baseline_share=median(shares) if shares else 0.0,
         samples=len(daily),
     )
 

@@ -85,7 +85,7 @@ class ThreadParams:
     """Tunables of :func:`detect_spreading_threads`; see :data:`PRESETS`."""
 
     window: timedelta = timedelta(hours=1)
-    min_negative: int = 5
+    min_negative: int = 8
     min_negative_share: float = 0.5
     min_authors: int = 3
     growth_multiple: float = 2.0
@@ -97,10 +97,10 @@ class ThreadParams:
 
 
 PRESETS: dict[str, ThreadParams] = {
-    "low": ThreadParams(min_negative=8, min_authors=5, growth_multiple=3.0, min_engagement=100),
+    "low": ThreadParams(min_negative=12, min_authors=5, growth_multiple=3.0, min_engagement=100),
     "medium": ThreadParams(),
     "high": ThreadParams(
-        min_negative=4, min_negative_share=0.4, min_authors=3, growth_multiple=1.5
+        min_negative=6, min_negative_share=0.4, min_authors=3, growth_multiple=1.5
     ),
 }
 """Sensitivity presets.
@@ -109,7 +109,7 @@ PRESETS: dict[str, ThreadParams] = {
 parameter           low    medium  high   meaning
 ==================  =====  ======  =====  ==================================================
 window              1 h    1 h     1 h    last window (compared with the one before it)
-min_negative        8      5       4      negative posts in the thread in the last window
+min_negative        12     8       6      negative posts in the thread in the last window
 min_negative_share  0.5    0.5     0.4    their share of the thread's posts in that window
 min_authors         5      3       3      distinct authors of those negative posts
 growth_multiple     3      2       1.5    last window / previous (negatives or engagement)

@@ -3,7 +3,7 @@
 A :class:`Scenario` is several weeks of mentions for a few brands of different sizes, with the
 rhythm real streams have: quiet nights, busy mid-mornings and evenings, calmer weekends, a brand
 whose Monday newsletter brings a weekly peak, day-to-day swings of volume and negative share
-(gamma noise), Poisson counts, small threads (a root and a few replies, longer behind a
+(gamma noise: volume +-22 %, negative share +-18 %), Poisson counts, small threads (a root and a few replies, longer behind a
 complaint), and small grumbling bursts. Nothing is injected in the first ``warmup_weeks``.
 
 Injected incidents (``Incident.decoy`` False), with the start the detectors are timed against:
@@ -83,6 +83,51 @@ _NEUTRAL = (
     "Leído en el periódico: {b} cambia su tarifa de {m}",
 )
 _CITIES = ("Madrid", "Sevilla", "Bogotá", "Lima", "Valencia", "Quito", "Rosario", "Bilbao")
+_FILLER = tuple(
+    [
+        "hoy",
+        "otra",
+        "vez",
+        "ya",
+        "la",
+        "verdad",
+        "en",
+        "serio",
+        "por",
+        "favor",
+        "ahora",
+        "mismo",
+        "de",
+        "nuevo",
+        "siempre",
+        "nunca",
+        "igual",
+        "today",
+        "again",
+        "honestly",
+        "seriously",
+        "please",
+        "right",
+        "now",
+        "as",
+        "usual",
+        "never",
+        "always",
+        "anyway",
+        "también",
+        "bueno",
+        "pues",
+        "vaya",
+        "madre",
+        "mía",
+        "uff",
+        "jaja",
+        "sinceramente",
+        "literalmente",
+        "encima",
+        "además",
+    ]
+)
 _MONTHS = ("enero", "marzo", "mayo", "julio", "septiembre", "noviembre")
 
 
@@ -202,7 +247,7 @@ class _BrandGenerator:
             if hour.hour == 0:
                 # Day-to-day swings: real streams are overdispersed, not Poisson.
                 day_volume = rng.gammavariate(20, 1 / 20)
-                day_share = rng.gammavariate(10, 1 / 10)
+                day_share = rng.gammavariate(30, 1 / 30)
                 # Most days have an hour of extra grumbling (a late train, a slow reply).
                 grumble_hour = rng.randrange(8, 23) if rng.random() < 0.6 else -1
             rate = brand.rate * _DAILY[hour.hour] * _WEEKLY[hour.weekday()] / _NORM * day_volume
@@ -399,8 +444,18 @@ class _BrandGenerator:
         rng = self.rng
         sid = self._next_id()
         templates = {"negative": _NEGATIVE, "positive": _POSITIVE, "neutral": _NEUTRAL}[mood]
-        body = text or rng.choice(templates).format(
-            b=self.brand.name, c=rng.choice(_CITIES), m=rng.choice(_MONTHS), n=rng.randint(2, 999)
+        body = text or " ".join(
+            [
+                rng.choice(templates).format(
+                    b=self.brand.name,
+                    c=rng.choice(_CITIES),
+                    m=rng.choice(_MONTHS),
+                    n=rng.randint(2, 999),
+                ),
+                # People word the same complaint differently; without this, two posts from one
+                # template would be near-duplicates across sources, which real streams are not.
+                *rng.sample(_FILLER, rng.randint(3, 7)),
+            ]
         )
         compound = {
             "negative": rng.uniform(-0.9, -0.35),

@@ -139,18 +139,19 @@ def test_one_angry_author_replying_many_times_is_not_spreading():
 
 
 def test_a_few_negative_replies_stay_below_the_minimum():
-    # Four negative replies from four people on a new thread: all negative and infinitely
-    # accelerating (none before), but below min_negative (5). Five are a spreading thread.
-    assert detect_spreading_threads([root(), *replies("n", 4, True, 50, 5)], [], NOW, MEDIUM) == []
-    assert len(detect_spreading_threads([root(), *replies("n", 5, True, 50, 5)], [], NOW, MEDIUM))
+    # Seven negative replies from seven people on a new thread: all negative and infinitely
+    # accelerating (none before), but below min_negative (8): a big brand gets such small
+    # pile-ons every day. Eight are a spreading thread.
+    assert detect_spreading_threads([root(), *replies("n", 7, True, 50, 5)], [], NOW, MEDIUM) == []
+    assert len(detect_spreading_threads([root(), *replies("n", 8, True, 50, 5)], [], NOW, MEDIUM))
 
 
 def test_steady_negative_thread_is_flagged_only_when_engagement_accelerates():
-    # Six negative replies in each of the last two hours: negative but not accelerating by
+    # Eight negative replies in each of the last two hours: negative but not accelerating by
     # replies. If its engagement stays flat (+30 likes per hour) it is left alone; if the likes
     # jump from +30 to +400 in the last hour (snapshots at 120, 60 and 0 minutes ago) it is
     # spreading through reposts and likes rather than replies.
-    posts = [root(150), *replies("p", 6, True, 118, 62), *replies("n", 6, True, 58, 2)]
+    posts = [root(150), *replies("p", 8, True, 118, 62), *replies("n", 8, True, 58, 2)]
     flat = snapshots("root", [(120, 100), (60, 130), (0, 160)])
     assert detect_spreading_threads(posts, flat, NOW, MEDIUM) == []
     jump = snapshots("root", [(120, 100), (60, 130), (0, 530)])
@@ -162,7 +163,7 @@ def test_steady_negative_thread_is_flagged_only_when_engagement_accelerates():
 def test_engagement_between_snapshots_is_interpolated():
     # Observed at 0 likes 120 minutes ago and 240 likes just now: 120 of them fall in the last
     # hour, 120 in the one before: not accelerating although the only big snapshot is recent.
-    posts = [root(150), *replies("p", 6, True, 118, 62), *replies("n", 6, True, 58, 2)]
+    posts = [root(150), *replies("p", 8, True, 118, 62), *replies("n", 8, True, 58, 2)]
     snaps = snapshots("root", [(120, 0), (0, 240)])
     assert detect_spreading_threads(posts, snaps, NOW, MEDIUM) == []
 
