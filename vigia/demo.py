@@ -1,0 +1,273 @@
+"""`vigia demo`: sample feeds on a local server, the real pipeline and scheduler, the dashboard.
+
+With no network: the demo serves two weeks of sample mentions of the fictional retailer Vellora
+(and its competitor Korvo) from a local HTTP server in each platform's own payload shape, writes a
+configuration pointing the real collectors at it, polls every few seconds, sends alert e-mails to
+a local SMTP server that saves them as .eml files, and opens the dashboard. Each run starts
+afresh: the sample timeline is relative to the start, so an old demo database would not fit it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import shutil
+import socket
+import subprocess
+import threading
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from email import message_from_bytes
+from email.header import decode_header, make_header
+from pathlib import Path
+from typing import Any
+
+import yaml
+from aiosmtpd.controller import Controller
+
+from collectors import REGISTRY
+from vigia.config import Settings, load_settings
+from vigia.demo_feeds import RSS_PATH, YOUTUBE_CHANNEL, DemoFeeds, mastodon_status_id
+from vigia.demo_story import THREAD_ROOT, Timeline, build_timeline
+
+log = logging.getLogger(__name__)
+
+DATABASE = "vigia-demo.db"
+RECIPIENTS = ["comunidad@vellora.example"]
+MANAGERS = ["direccion@vellora.example"]
+# The repository's config.yaml carries the topic taxonomy users extend; the demo uses it as is.
+REPO_CONFIG = Path(__file__).resolve().parents[1] / "config.yaml"
+
+
+class Inbox:
+    """An SMTP handler (aiosmtpd) that saves each message it receives as an .eml file."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.received: list[Path] = []
+        self._lock = threading.Lock()
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        content: bytes = envelope.original_content or envelope.content
+        with self._lock:
+            path = (
+                self.folder / f"{datetime.now(UTC):%Y%m%d-%H%M%S}-{len(self.received) + 1:03d}.eml"
+            )
+            path.write_bytes(content)
+            self.received.append(path)
+        subject = str(make_header(decode_header(message_from_bytes(content)["Subject"] or "")))
+        print(f"\n  ✉  alert e-mail received: {subject}\n     saved as {path}\n", flush=True)
+        return "250 Message accepted for delivery"
+
+
+@contextmanager
+def smtp_sink(folder: Path) -> Iterator[tuple[Inbox, int]]:
+    """A local SMTP server on a free port whose messages land in `folder`; yields (inbox, port)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    inbox = Inbox(folder)
+    port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port, loop=asyncio.new_event_loop())
+    controller.start()
+    try:
+        yield inbox, port
+    finally:
+        controller.stop()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def demo_config(
+    feeds: DemoFeeds, timeline: Timeline, smtp_port: int, kinds: Collection[str]
+) -> dict[str, Any]:
+    """The demo's configuration: two brands, one source per available kind, local SMTP."""
+    base = feeds.base_url
+    candidates: list[dict[str, Any]] = [
+        {
+            "name": "prensa",
+            "type": "rss",
+            "url": base + RSS_PATH,
+            "interval": "15s",
+            "language": "es",
+        },
+        {
+            "name": "google-news",
+            "type": "google_news",
+            "query": "Vellora OR Korvo",
+            "language": "es",
+            "country": "ES",
+            "base_url": base,
+            "interval": "20s",
+        },
+        {
+            "name": "mastodon-compras",
+            "type": "mastodon",
+            "instance": base,
+            "hashtag": "compras",
+            "max_pages": 50,
+            "interval": "10s",
+        },
+        {
+            "name": "reddit-busqueda",
+            "type": "reddit",
+            "query": "Vellora OR Korvo",
+            "base_url": base,
+            "max_pages": 10,
+            "interval": "15s",
+        },
+        {
+            "name": "bluesky-busqueda",
+            "type": "bluesky",
+            "query": "vellora OR korvo",
+            "service": base,
+            "max_pages": 20,
+            "interval": "15s",
+        },
+        {
+            "name": "youtube-vellora",
+            "type": "youtube",
+            "channel_id": YOUTUBE_CHANNEL,
+            "brand": "Vellora",
+            "match": "always",
+            "base_url": base,
+            "interval": "30s",
+        },
+    ]
+    root = timeline.by_key.get(THREAD_ROOT)
+    if root is not None and root.kind == "mastodon":
+        # The thread everyone is talking about is watched, so its replies and counts stay fresh.
+        candidates[2]["threads"] = [mastodon_status_id(root)]
+    sources = [s for s in candidates if s["type"] in kinds]
+    data: dict[str, Any] = {
+        "database_url": f"sqlite:///{DATABASE}",
+        "timezone": "Europe/Madrid",
+        "brands": [
+            {
+                "name": "Vellora",
+                "keywords": ["vellora", "vellora.es"],
+                "aliases": ["@vellora", "@vellora_ayuda", "#vellora"],
+            },
+            {"name": "Korvo", "keywords": ["korvo"], "aliases": ["@korvo"]},
+        ],
+        "sources": sources,
+        "alerts": {
+            "sensitivity": "medium",
+            "recipients": RECIPIENTS,
+            "managers": MANAGERS,
+            "language": "es",
+        },
+        "smtp": {
+            "host": "127.0.0.1",
+            "port": smtp_port,
+            "security": "none",
+            "sender": "Vigía demo <vigia@localhost>",
+            "timeout": 5,
+        },
+        "export": {"folder": "exports"},
+        "http": {"timeout": 5, "retries": 1, "backoff_base": 0.2, "min_interval_per_host": 0},
+        "analysis": {"languages": ["es", "en"]},
+    }
+    topics = repo_topics()
+    if topics:
+        data["topics"] = topics
+    return data
+
+
+def repo_topics() -> dict[str, Any]:
+    """The topic taxonomy of the repository's config.yaml (empty when it is not beside the code)."""
+    try:
+        return yaml.safe_load(REPO_CONFIG.read_text("utf-8")).get("topics") or {}
+    except (OSError, AttributeError, yaml.YAMLError):
+        return {}
+
+
+def write_config(data_dir: Path, data: dict[str, Any]) -> Path:
+    path = data_dir / "config.yaml"
+    header = (
+        "# Written by `vigia demo` for its local sample server; rewritten on every demo run.\n"
+        "# The sources point at http://127.0.0.1, which only answers while the demo runs.\n"
+    )
+    path.write_text(header + yaml.safe_dump(data, allow_unicode=True, sort_keys=False), "utf-8")
+    return path
+
+
+def start_fresh(data_dir: Path) -> bool:
+    """Remove an earlier demo's database, inbox and exports; True when there was one."""
+    old = [data_dir / name for name in (DATABASE, DATABASE + "-wal", DATABASE + "-shm")]
+    found = any(p.exists() for p in old)
+    for path in old:
+        path.unlink(missing_ok=True)
+    for folder in ("inbox", "exports"):
+        shutil.rmtree(data_dir / folder, ignore_errors=True)
+    return found
+
+
+@contextmanager
+def demo_services(
+    data_dir: Path, now: datetime | None = None
+) -> Iterator[tuple[Settings, DemoFeeds, Inbox]]:
+    """Fresh data folder, sample server and SMTP sink running, demo config written and loaded."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    kinds = set(REGISTRY)
+    timeline = build_timeline(now or datetime.now(UTC), kinds)
+    with DemoFeeds(timeline) as feeds, smtp_sink(data_dir / "inbox") as (inbox, smtp_port):
+        path = write_config(data_dir, demo_config(feeds, timeline, smtp_port, kinds))
+        yield load_settings(path), feeds, inbox
+
+
+def run_demo(port: int, browser: bool, data_dir: Path) -> int:
+    """Run the demo until Ctrl-C/SIGTERM; returns the exit status."""
+    from vigia.dashboard_launcher import launch_dashboard
+    from vigia.pipeline import Runtime
+    from vigia.scheduler import run_until_stopped
+
+    data_dir = data_dir.resolve()
+    # The demo writes only to its own SQLite file, never to a database named in the environment.
+    os.environ.pop("VIGIA_DATABASE_URL", None)
+    if start_fresh(data_dir):
+        print(f"Starting a fresh demo: removed the previous demo's data in {data_dir}")
+    with demo_services(data_dir) as (settings, feeds, inbox):
+        rt = Runtime.build(settings)
+        dashboard: subprocess.Popen[bytes] | None = None
+        try:
+            dashboard = launch_dashboard(
+                settings.base_dir / "config.yaml", port, browser, settings.resolved_database_url
+            )
+            _print_welcome(settings, feeds, inbox, port)
+            run_until_stopped(rt)
+        finally:
+            if dashboard is not None:
+                dashboard.terminate()
+                try:
+                    dashboard.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    dashboard.kill()
+            rt.close()
+    print(f"Demo stopped. The alert e-mails stay in {inbox.folder}")
+    return 0
+
+
+def _print_welcome(settings: Settings, feeds: DemoFeeds, inbox: Inbox, port: int) -> None:
+    sources = ", ".join(f"{s.name} ({s.type})" for s in settings.sources)
+    print(
+        f"""
+Vigía demo — the fictional online retailer Vellora, two weeks of sample mentions (Spanish and
+English), its competitor Korvo, and a crisis in the last two hours: double charges and a
+failed delivery wave, with one angry thread spreading across sources.
+
+  Dashboard      http://localhost:{port}  (opens in your browser; give it a few seconds)
+  Sample feeds   {feeds.base_url}  (local, no network)  sources: {sources}
+  Configuration  {settings.base_dir / "config.yaml"}
+  Database       {settings.resolved_database_url}
+  Alert e-mails  {inbox.folder}/*.eml  (a local SMTP server receives them; open with any mail app)
+
+New mentions keep arriving every few seconds. The spike and spreading-thread alerts are raised
+within the first polls and e-mailed once each. Press Ctrl-C to stop.
+""",
+        flush=True,
+    )

@@ -1,0 +1,546 @@
+"""The demo's local HTTP server: the sample mentions in each platform's own payload shape.
+
+The real collectors read it unchanged, pointed at ``http://127.0.0.1:<port>`` through their
+``base_url``/``instance``/``url`` options. An item is served once its time has come, so the
+trickle after the start arrives live, and the spreading thread's engagement grows while the demo
+runs. Every route answers from the timeline; nothing is fetched from anywhere.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+from xml.sax.saxutils import escape, quoteattr
+
+from vigia.demo_story import DemoItem, Timeline
+
+Clock = Callable[[], datetime]
+MASTODON_HOST = "social.example"
+YOUTUBE_CHANNEL = "UCvell0ra0demo0channel00"
+RSS_PATH = "/feeds/prensa.xml"
+NEWS_LIMIT = 100  # Google News answers with at most about 100 items
+YOUTUBE_LIMIT = 15  # a channel feed holds the 15 latest videos
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """One HTTP answer."""
+
+    body: bytes
+    status: int = 200
+    content_type: str = "application/json; charset=utf-8"
+    headers: Mapping[str, str] | None = None
+
+
+def _json(data: Any, headers: Mapping[str, str] | None = None) -> Reply:
+    return Reply(json.dumps(data, ensure_ascii=False).encode("utf-8"), headers=headers)
+
+
+_NOT_FOUND = Reply(b'{"error": "Record not found"}', status=404)
+
+
+class DemoFeeds:
+    """Serves a Timeline on 127.0.0.1 at a free port until stopped; a context manager."""
+
+    def __init__(self, timeline: Timeline, clock: Clock | None = None) -> None:
+        self.timeline = timeline
+        self.clock = clock or (lambda: datetime.now(UTC))
+        feeds = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+                reply = feeds.answer(self.path, self.headers)
+                self.send_response(reply.status)
+                self.send_header("Content-Type", reply.content_type)
+                self.send_header("Content-Length", str(len(reply.body)))
+                for name, value in (reply.headers or {}).items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(reply.body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass  # the pipeline logs every poll; a line per request would drown it
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> DemoFeeds:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> DemoFeeds:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def answer(self, path: str, headers: Mapping[str, str]) -> Reply:
+        """The reply to a GET of `path` (with its query) at the current time."""
+        parts = urlsplit(path)
+        query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        now = self.clock()
+        for pattern, route in _ROUTES:
+            match = re.fullmatch(pattern, parts.path)
+            if match:
+                return route(self, now, query, headers, *match.groups())
+        return _NOT_FOUND
+
+    # -- RSS: a press and forum feed, with ETag/Last-Modified ------------------------------------
+
+    def rss(self, now: datetime, query: Mapping[str, str], headers: Mapping[str, str]) -> Reply:
+        items = self.timeline.released("rss", now)[-500:]
+        latest = items[-1] if items else None
+        etag = f'"demo-{len(items)}-{latest.seq if latest else 0}"'
+        modified = format_datetime(latest.at if latest else self.timeline.t0, usegmt=True)
+        validators = {"ETag": etag, "Last-Modified": modified}
+        if headers.get("If-None-Match") == etag:
+            return Reply(b"", status=304, headers=validators)
+        entries = "".join(_rss_item(i) for i in reversed(items))
+        body = (
+            '<?xml version="1.0" encoding="UTF-8"?>\n'
+            '<rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/">'
+            "<channel><title>Prensa y foros: comercio online</title>"
+            f"<link>{self.base_url}/</link><description>Demo feed</description>"
+            f"<language>es</language>{entries}</channel></rss>"
+        )
+        return Reply(body.encode(), content_type="application/rss+xml", headers=validators)
+
+    # -- Google News RSS search ------------------------------------------------------------------
+
+    def google_news(
+        self, now: datetime, query: Mapping[str, str], headers: Mapping[str, str]
+    ) -> Reply:
+        items = self.timeline.released("google_news", now)[-NEWS_LIMIT:]
+        entries = "".join(_google_news_item(i) for i in reversed(items))
+        body = (
+            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+            '<rss version="2.0" xmlns:media="http://search.yahoo.com/mrss/"><channel>'
+            f"<generator>NFE/5.0</generator><title>{escape(query.get('q', ''))} - Google News"
+            "</title><link>https://news.google.com/search</link>"
+            f"<language>{escape(query.get('hl', 'es'))}</language>"
+            f"<lastBuildDate>{format_datetime(now, usegmt=True)}</lastBuildDate>"
+            f"<description>Google News</description>{entries}</channel></rss>"
+        )
+        return Reply(body.encode(), content_type="application/xml; charset=utf-8")
+
+    # -- YouTube channel feed --------------------------------------------------------------------
+
+    def youtube(self, now: datetime, query: Mapping[str, str], headers: Mapping[str, str]) -> Reply:
+        if query.get("channel_id") != YOUTUBE_CHANNEL:
+            return Reply(b"<html><body>404 Not Found</body></html>", 404, "text/html")
+        items = self.timeline.released("youtube", now)[-YOUTUBE_LIMIT:]
+        entries = "".join(_youtube_entry(i, now) for i in reversed(items))
+        body = (
+            '<?xml version="1.0" encoding="UTF-8"?>\n<feed xmlns:yt="http://www.youtube.com/xml/schemas/2015" '
+            'xmlns:media="http://search.yahoo.com/mrss/" xmlns="http://www.w3.org/2005/Atom">'
+            f"<id>yt:channel:{YOUTUBE_CHANNEL}</id><title>Vellora</title>"
+            f"<author><name>Vellora</name></author>{entries}</feed>"
+        )
+        return Reply(body.encode(), content_type="application/atom+xml; charset=UTF-8")
+
+    # -- Mastodon: tag timeline, status search, a status and its context -------------------------
+
+    def mastodon_timeline(
+        self, now: datetime, query: Mapping[str, str], headers: Mapping[str, str], tag: str
+    ) -> Reply:
+        statuses = self.timeline.released("mastodon", now)
+        limit = min(int(query.get("limit", 20)), 40)
+        page = _id_page(statuses, query, limit, _mastodon_id)
+        base = f"{self.base_url}/api/v1/timelines/tag/{tag}"
+        links = []
+        if page:
+            links.append(
+                f'<{base}?{urlencode({"limit": limit, "max_id": _mastodon_id(page[-1])})}>; rel="next"'
+            )
+            links.append(
+                f'<{base}?{urlencode({"limit": limit, "min_id": _mastodon_id(page[0])})}>; rel="prev"'
+            )
+        body = [self._status(i, now, tag) for i in page]
+        return _json(body, {"Link": ", ".join(links)} if links else None)
+
+    def mastodon_search(
+        self, now: datetime, query: Mapping[str, str], headers: Mapping[str, str]
+    ) -> Reply:
+        words = query.get("q", "").casefold().split()
+        statuses = [
+            i
+            for i in self.timeline.released("mastodon", now)
+            if all(w in i.text.casefold() for w in words)
+        ]
+        page = _id_page(statuses, query, min(int(query.get("limit", 20)), 40), _mastodon_id)
+        return _json(
+            {"accounts": [], "hashtags": [], "statuses": [self._status(i, now) for i in page]}
+        )
+
+    def mastodon_status(
+        self,
+        now: datetime,
+        query: Mapping[str, str],
+        headers: Mapping[str, str],
+        status_id: str,
+        context: str | None,
+    ) -> Reply:
+        item = next(
+            (i for i in self.timeline.released("mastodon", now) if _mastodon_id(i) == status_id),
+            None,
+        )
+        if item is None:
+            return _NOT_FOUND
+        if not context:
+            return _json(self._status(item, now))
+        ancestors = []
+        parent = item.parent
+        while parent:
+            ancestor = self.timeline.by_key[parent]
+            ancestors.insert(0, self._status(ancestor, now))
+            parent = ancestor.parent
+        descendants = [self._status(i, now) for i in self._descendants(item, now)]
+        return _json({"ancestors": ancestors, "descendants": descendants})
+
+    # -- Bluesky: app.bsky.feed.searchPosts ------------------------------------------------------
+
+    def bluesky_search(
+        self, now: datetime, query: Mapping[str, str], headers: Mapping[str, str]
+    ) -> Reply:
+        since, until = _when(query.get("since")), _when(query.get("until"))
+        posts = [
+            i
+            for i in reversed(self.timeline.released("bluesky", now))
+            if (since is None or i.at >= since) and (until is None or i.at < until)
+        ]
+        offset = int(query.get("cursor") or 0)
+        limit = min(int(query.get("limit", 25)), 100)
+        page = posts[offset : offset + limit]
+        body: dict[str, Any] = {
+            "hitsTotal": len(posts),
+            "posts": [self._post(i, now) for i in page],
+        }
+        if offset + limit < len(posts):
+            body["cursor"] = str(offset + limit)
+        return _json(body)
+
+    def _post(self, item: DemoItem, now: datetime) -> dict[str, Any]:
+        likes, reposts = engagement(item, now)
+        record: dict[str, Any] = {
+            "$type": "app.bsky.feed.post",
+            "text": item.text,
+            "createdAt": _iso(item.at),
+            "langs": [item.lang],
+        }
+        parent = self.timeline.by_key.get(item.parent or "")
+        if parent is not None:
+            root = parent
+            while root.parent:
+                root = self.timeline.by_key[root.parent]
+            record["reply"] = {"root": _bsky_ref(root), "parent": _bsky_ref(parent)}
+        return {
+            "uri": _bsky_uri(item),
+            "cid": _bsky_ref(item)["cid"],
+            "author": {
+                "did": _bsky_did(item.author),
+                "handle": f"{_handle(item.author).replace('_', '-').strip('-')}.bsky.social",
+                "displayName": item.author,
+                "labels": [],
+            },
+            "record": record,
+            "replyCount": len(self.timeline.replies_to(item.key, now)),
+            "repostCount": reposts,
+            "likeCount": likes,
+            "quoteCount": 0,
+            "indexedAt": _iso(item.at),
+            "labels": [],
+        }
+
+    # -- Reddit: search / subreddit listings and a thread's comments ------------------------------
+
+    def reddit_listing(
+        self, now: datetime, query: Mapping[str, str], headers: Mapping[str, str], *_: str
+    ) -> Reply:
+        posts = [i for i in reversed(self.timeline.released("reddit", now)) if not i.parent]
+        after = query.get("after")
+        start = next((n + 1 for n, i in enumerate(posts) if _reddit_name(i) == after), 0)
+        limit = min(int(query.get("limit", 25)), 100)
+        page = posts[start : start + limit]
+        more = start + limit < len(posts)
+        children = [self._reddit_child(i, now) for i in page]
+        return _json(_listing(children, _reddit_name(page[-1]) if page and more else None))
+
+    def reddit_thread(
+        self, now: datetime, query: Mapping[str, str], headers: Mapping[str, str], post_id: str
+    ) -> Reply:
+        post = next(
+            (i for i in self.timeline.released("reddit", now) if _reddit_id(i) == post_id), None
+        )
+        if post is None:
+            return _NOT_FOUND
+
+        def tree(item: DemoItem) -> dict[str, Any]:
+            child = self._reddit_child(item, now, post)
+            replies = [tree(r) for r in self.timeline.replies_to(item.key, now)]
+            child["data"]["replies"] = _listing(replies, None) if replies else ""
+            return child
+
+        comments = [tree(r) for r in self.timeline.replies_to(post.key, now)]
+        return _json([_listing([self._reddit_child(post, now)], None), _listing(comments, None)])
+
+    def _reddit_child(
+        self, item: DemoItem, now: datetime, post: DemoItem | None = None
+    ) -> dict[str, Any]:
+        likes, _ = engagement(item, now)
+        name = _reddit_name(item, "t1" if post else "t3")
+        data: dict[str, Any] = {
+            "id": _reddit_id(item),
+            "name": name,
+            "author": _handle(item.author),
+            "created_utc": float(int(item.at.timestamp())),
+            "score": likes + 1,
+            "subreddit": "compras",
+        }
+        if post is None:
+            path = f"/r/compras/comments/{_reddit_id(item)}/{_slug(item.text)}/"
+            data |= {
+                "title": item.title or item.text,
+                "selftext": item.text if item.title else "",
+                "num_comments": len(self.timeline.replies_to(item.key, now)),
+                "permalink": path,
+                "url": "https://www.reddit.com" + path,
+            }
+        else:
+            parent = self.timeline.by_key[item.parent or ""]
+            data |= {
+                "body": item.text,
+                "link_id": _reddit_name(post, "t3"),
+                "parent_id": _reddit_name(parent, "t3" if parent is post else "t1"),
+                "permalink": f"/r/compras/comments/{_reddit_id(post)}/_/{_reddit_id(item)}/",
+            }
+        return {"kind": "t1" if post else "t3", "data": data}
+
+    def _descendants(self, item: DemoItem, now: datetime) -> list[DemoItem]:
+        found, queue = [], [item.key]
+        while queue:
+            children = self.timeline.replies_to(queue.pop(0), now)
+            found += children
+            queue += [c.key for c in children]
+        return sorted(found, key=lambda i: (i.at, i.seq))
+
+    def _status(self, item: DemoItem, now: datetime, tag: str = "compras") -> dict[str, Any]:
+        status_id = _mastodon_id(item)
+        user = _handle(item.author)
+        parent = self.timeline.by_key.get(item.parent or "")
+        likes, reposts = engagement(item, now)
+        tag_link = (
+            f' <a href="https://{MASTODON_HOST}/tags/{tag}" class="mention hashtag" rel="tag">'
+            f"#<span>{escape(tag)}</span></a>"
+        )
+        return {
+            "id": status_id,
+            "created_at": _iso(item.at),
+            "in_reply_to_id": _mastodon_id(parent) if parent else None,
+            "in_reply_to_account_id": _account_id(parent.author) if parent else None,
+            "sensitive": False,
+            "spoiler_text": "",
+            "visibility": "public",
+            "language": item.lang,
+            "uri": f"https://{MASTODON_HOST}/users/{user}/statuses/{status_id}",
+            "url": f"https://{MASTODON_HOST}/@{user}/{status_id}",
+            "replies_count": len(self.timeline.replies_to(item.key, now)),
+            "reblogs_count": reposts,
+            "favourites_count": likes,
+            "quotes_count": 0,
+            "edited_at": None,
+            "content": f"<p>{escape(item.text)}{tag_link}</p>",
+            "reblog": None,
+            "account": {
+                "id": _account_id(item.author),
+                "username": user,
+                "acct": user,
+                "display_name": item.author,
+                "url": f"https://{MASTODON_HOST}/@{user}",
+            },
+            "media_attachments": [],
+            "mentions": [],
+            "tags": [{"name": tag, "url": f"https://{MASTODON_HOST}/tags/{tag}"}],
+            "emojis": [],
+        }
+
+
+def _listing(children: list[dict[str, Any]], after: str | None) -> dict[str, Any]:
+    return {
+        "kind": "Listing",
+        "data": {"after": after, "before": None, "dist": len(children), "children": children},
+    }
+
+
+def _reddit_id(item: DemoItem) -> str:
+    value, digits = item.seq + 36**5, ""
+    while value:
+        value, rest = divmod(value, 36)
+        digits = "0123456789abcdefghijklmnopqrstuvwxyz"[rest] + digits
+    return digits
+
+
+def _reddit_name(item: DemoItem, kind: str = "t3") -> str:
+    return f"{kind}_{_reddit_id(item)}"
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", text.lower())[:40].strip("_")
+
+
+def _bsky_did(author: str) -> str:
+    return "did:plc:" + hashlib.sha1(author.encode()).hexdigest()[:24]
+
+
+def _bsky_uri(item: DemoItem) -> str:
+    rkey = "3l" + hashlib.sha1(f"post{item.seq}".encode()).hexdigest()[:11]
+    return f"at://{_bsky_did(item.author)}/app.bsky.feed.post/{rkey}"
+
+
+def _bsky_ref(item: DemoItem) -> dict[str, str]:
+    return {
+        "uri": _bsky_uri(item),
+        "cid": "bafyrei" + hashlib.sha1(_bsky_uri(item).encode()).hexdigest(),
+    }
+
+
+def _when(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
+
+
+def engagement(item: DemoItem, now: datetime) -> tuple[int, int]:
+    """(likes, reposts) of `item` at `now`: fixed, except for the viral post, which keeps growing."""
+    if not item.viral:
+        return item.likes, item.reposts
+    minutes = max(0.0, (now - item.at) / timedelta(minutes=1))
+    likes = int(2 * minutes + 0.03 * minutes**2)
+    return likes, likes // 3
+
+
+def mastodon_status_id(item: DemoItem) -> str:
+    """The status id the demo gives `item` (for the config's watched `threads`)."""
+    return _mastodon_id(item)
+
+
+def _mastodon_id(item: DemoItem) -> str:
+    # Mastodon's snowflake: milliseconds since the epoch above 16 bits of sequence.
+    return str(int(item.at.timestamp() * 1000) << 16 | (item.seq & 0xFFFF))
+
+
+def _id_page(
+    items: list[DemoItem], query: Mapping[str, str], limit: int, id_of: Callable[[DemoItem], str]
+) -> list[DemoItem]:
+    """A page newest first, bounded by max_id/since_id, or the page just after min_id."""
+
+    def order(item: DemoItem) -> tuple[int, str]:
+        value = id_of(item)
+        return (len(value), value)
+
+    def bound(key: str) -> tuple[int, str] | None:
+        return (len(query[key]), query[key]) if query.get(key) else None
+
+    upper, since, min_id = bound("max_id"), bound("since_id"), bound("min_id")
+    chosen = [
+        i
+        for i in items
+        if (upper is None or order(i) < upper)
+        and (since is None or order(i) > since)
+        and (min_id is None or order(i) > min_id)
+    ]
+    chosen.sort(key=order)
+    # With min_id Mastodon returns the statuses right after it; otherwise the newest ones.
+    page = chosen[:limit] if min_id is not None else chosen[-limit:]
+    return page[::-1]
+
+
+def _handle(author: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_]", "_", author)
+
+
+def _account_id(author: str) -> str:
+    return str(int(hashlib.sha1(author.encode()).hexdigest()[:12], 16))
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def _item_url(item: DemoItem) -> str:
+    return item.url or f"https://foro.compras.example/t/{item.seq}"
+
+
+def _rss_item(item: DemoItem) -> str:
+    title = item.title or item.text[:80]
+    url = _item_url(item)
+    return (
+        f"<item><title>{escape(title)}</title><link>{escape(url)}</link>"
+        f'<guid isPermaLink="false">vellora-demo-{item.seq}</guid>'
+        f"<description>{escape(item.text)}</description>"
+        f"<dc:creator>{escape(item.author)}</dc:creator>"
+        f"<pubDate>{format_datetime(item.at, usegmt=True)}</pubDate></item>"
+    )
+
+
+def _google_news_item(item: DemoItem) -> str:
+    token = "CBMi" + hashlib.sha1(str(item.seq).encode()).hexdigest()
+    link = f"https://news.google.com/rss/articles/{token}?oc=5"
+    title = f"{item.title} - {item.author}"
+    outlet_url = urlsplit(item.url or "https://news.example").netloc
+    description = f'<a href="{link}" target="_blank">{escape(item.title or "")}</a>&nbsp;&nbsp;<font color="#6f6f6f">{escape(item.author)}</font>'
+    return (
+        f"<item><title>{escape(title)}</title><link>{link}</link>"
+        f'<guid isPermaLink="false">{token}</guid>'
+        f"<pubDate>{format_datetime(item.at, usegmt=True)}</pubDate>"
+        f"<description>{escape(description)}</description>"
+        f"<source url={quoteattr('https://' + outlet_url)}>{escape(item.author)}</source></item>"
+    )
+
+
+def _youtube_entry(item: DemoItem, now: datetime) -> str:
+    video_id = hashlib.sha1(f"video{item.seq}".encode()).hexdigest()[:11]
+    hours = max(1.0, (now - item.at) / timedelta(hours=1))
+    views = int(item.likes * 30 + hours * 12)
+    return (
+        f"<entry><id>yt:video:{video_id}</id><yt:videoId>{video_id}</yt:videoId>"
+        f"<yt:channelId>{YOUTUBE_CHANNEL}</yt:channelId><title>{escape(item.title or '')}</title>"
+        f'<link rel="alternate" href="https://www.youtube.com/watch?v={video_id}"/>'
+        f"<author><name>Vellora</name><uri>https://www.youtube.com/channel/{YOUTUBE_CHANNEL}</uri></author>"
+        f"<published>{_iso(item.at)}</published><updated>{_iso(now)}</updated>"
+        f"<media:group><media:title>{escape(item.title or '')}</media:title>"
+        f"<media:description>{escape(item.text)}</media:description>"
+        f'<media:community><media:starRating count="{item.likes}" average="5.00" min="1" max="5"/>'
+        f'<media:statistics views="{views}"/></media:community></media:group></entry>'
+    )
+
+
+_ROUTES: list[tuple[str, Callable[..., Reply]]] = [
+    (re.escape(RSS_PATH), DemoFeeds.rss),
+    (r"/rss/search", DemoFeeds.google_news),
+    (r"/feeds/videos\.xml", DemoFeeds.youtube),
+    (r"/api/v1/timelines/tag/([^/]+)", DemoFeeds.mastodon_timeline),
+    (r"/api/v2/search", DemoFeeds.mastodon_search),
+    (r"/api/v1/statuses/(\d+)(/context)?", DemoFeeds.mastodon_status),
+    (r"/xrpc/app\.bsky\.feed\.searchPosts", DemoFeeds.bluesky_search),
+    (r"(?:/r/([A-Za-z0-9_]+))?/(?:search|new)\.json", DemoFeeds.reddit_listing),
+    (r"/comments/([a-z0-9]+)\.json", DemoFeeds.reddit_thread),
+]
