@@ -1,4 +1,4 @@
-"""The `vigia` command: run, collect, dashboard, export, check-config, demo."""
+"""The `vigia` command: run, collect, dashboard, export, alerts, check-config, demo."""
 
 from __future__ import annotations
 
@@ -103,6 +103,41 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(port=args.port, browser=not args.no_browser, data_dir=Path(args.data))
 
 
+def cmd_alerts(args: argparse.Namespace) -> int:
+    from vigia.alerts.policy import AlertState
+    from vigia.pipeline import utc_now
+    from vigia.storage import open_engine
+    from vigia.storage.alerts import list_alerts, set_alert_state
+
+    settings = _settings(args)
+    engine = open_engine(settings.resolved_database_url)
+    zone = ZoneInfo(settings.timezone)
+    try:
+        if args.action == "list":
+            with engine.connect() as conn:
+                rows = list_alerts(conn, states=None if args.all else ("open", "acknowledged"))
+            if not rows:
+                print("no alerts" if args.all else "no open alerts")
+            for a in rows:
+                opened = a.opened_at.replace(tzinfo=ZoneInfo("UTC")).astimezone(zone)
+                print(
+                    f"{a.id:>5}  {a.state.value:<12} {a.severity:<8} {a.rule:<17} "
+                    f"{a.brand or '-':<14} {opened:%Y-%m-%d %H:%M}  {a.subject}"
+                )
+            return 0
+        state = AlertState.ACKNOWLEDGED if args.action == "ack" else AlertState.RESOLVED
+        with engine.begin() as conn:
+            try:
+                row = set_alert_state(conn, args.id, state, utc_now())
+            except KeyError:
+                print(f"error: no alert with id {args.id}", file=sys.stderr)
+                return 1
+        print(f"alert {row.id} ({row.rule}, {row.subject}): {row.state.value}")
+        return 0
+    finally:
+        engine.dispose()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vigia", description=__doc__)
     parser.add_argument(
@@ -130,6 +165,14 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--week", help="ISO week such as 2026-W47 (default: last week)")
     export.add_argument("--out", help="folder (default: export.folder of the config)")
     export.set_defaults(func=cmd_export)
+
+    alerts = commands.add_parser("alerts", help="list, acknowledge or resolve alerts")
+    alert_actions = alerts.add_subparsers(dest="action", required=True)
+    listing = alert_actions.add_parser("list", help="open and acknowledged alerts")
+    listing.add_argument("--all", action="store_true", help="resolved ones too")
+    for action, text in (("ack", "acknowledge an alert"), ("resolve", "resolve an alert")):
+        alert_actions.add_parser(action, help=text).add_argument("id", type=int)
+    alerts.set_defaults(func=cmd_alerts)
 
     commands.add_parser("check-config", help="validate the configuration").set_defaults(
         func=cmd_check_config

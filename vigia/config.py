@@ -9,9 +9,10 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import fields, replace
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import yaml
 from pydantic import (
@@ -20,10 +21,15 @@ from pydantic import (
     Field,
     PrivateAttr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 
+from analysis.spikes import PRESETS as SPIKE_PRESETS
+from analysis.spikes import SpikeParams
+from analysis.threads import PRESETS as THREAD_PRESETS
+from analysis.threads import ThreadParams
 from collectors import REGISTRY
 from collectors.base import CollectorOptions
 
@@ -138,21 +144,58 @@ class SourceConfig(BaseModel):
         return self._options
 
 
+class WebhookConfig(_Strict):
+    """One chat or webhook recipient of alerts.
+
+    An ``http(s)://`` URL receives each alert as a JSON POST; any other scheme (``slack://``,
+    ``tgram://``, ``msteams://``, ``discord://``, ``mailto://`` …) is an Apprise URL. URLs that hold
+    a token stay out of config.yaml: leave ``url`` out and set ``VIGIA_ALERTS_WEBHOOKS_<NAME>``.
+    """
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=60)
+    url: str | None = None
+    min_severity: Literal["warning", "critical"] = "warning"
+
+    @field_validator("url")
+    @classmethod
+    def _has_scheme(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^[a-z][a-z0-9+.-]*://\S+$", value, re.IGNORECASE):
+            raise ValueError("expected a URL such as https://… or an Apprise URL such as slack://…")
+        return value
+
+    @property
+    def env_name(self) -> str:
+        return secret_env_name("alerts", "webhooks", self.name)
+
+    @property
+    def resolved_url(self) -> str | None:
+        """The URL from config.yaml, else from the environment; None when neither is set."""
+        return self.url or read_secret("alerts", "webhooks", self.name)
+
+
 class AlertsConfig(_Strict):
-    """Who hears about a crisis, and how sensitive the detectors are."""
+    """Who hears about a crisis, how, and how sensitive the detectors are.
+
+    ``spike`` and ``thread`` override single parameters of the ``sensitivity`` preset (see
+    analysis/spikes.py and analysis/threads.py); durations are written as ``30m``, ``2h``.
+    """
 
     sensitivity: Literal["low", "medium", "high"] = "medium"
-    spike: dict[str, float] = {}
-    thread: dict[str, float] = {}
+    spike: dict[str, Any] = {}
+    thread: dict[str, Any] = {}
     cooldown: timedelta = timedelta(hours=2)
+    quiet_gap: timedelta = timedelta(hours=6)
+    reopen_within: timedelta = timedelta(hours=24)
     recipients: list[str] = []
     managers: list[str] = []
     language: Literal["es", "en"] = "es"
     digest: bool = False
+    digest_hour: int = Field(8, ge=0, le=23)
     outbox: Path | None = None
-    webhooks: list[str] = []
+    webhooks: list[WebhookConfig] = []
+    dashboard_url: str | None = "http://localhost:8501"
 
-    @field_validator("cooldown", mode="before")
+    @field_validator("cooldown", "quiet_gap", "reopen_within", mode="before")
     @classmethod
     def _duration(cls, value: Any) -> timedelta:
         return parse_duration(value)
@@ -164,6 +207,77 @@ class AlertsConfig(_Strict):
             if not re.fullmatch(r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+", value):
                 raise ValueError(f"expected an e-mail address, got {value!r}")
         return values
+
+    @field_validator("webhooks", mode="before")
+    @classmethod
+    def _plain_urls(cls, values: Any) -> Any:
+        # A bare URL is the short form of {name: webhook-N, url: …}.
+        if isinstance(values, list):
+            return [
+                {"name": f"webhook-{i + 1}", "url": v} if isinstance(v, str) else v
+                for i, v in enumerate(values)
+            ]
+        return values
+
+    @field_validator("spike", "thread")
+    @classmethod
+    def _known_parameters(cls, values: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        preset = SPIKE_PRESETS["medium"] if info.field_name == "spike" else THREAD_PRESETS["medium"]
+        _tune(preset, values)
+        return values
+
+    @model_validator(mode="after")
+    def _consistent(self) -> AlertsConfig:
+        names = [w.name for w in self.webhooks]
+        for name in names:
+            if names.count(name) > 1:
+                raise ValueError(f"webhooks: the name {name!r} is used twice; names must be unique")
+        # Overrides were checked against one preset; they must fit the chosen one too.
+        for key, build in (("spike", self.spike_params), ("thread", self.thread_params)):
+            try:
+                build()
+            except ValueError as exc:
+                raise ValueError(f"{key} (with sensitivity {self.sensitivity}): {exc}") from None
+        return self
+
+    def spike_params(self) -> SpikeParams:
+        """The spike detector's parameters: the sensitivity preset with `spike` overrides."""
+        return _tune(SPIKE_PRESETS[self.sensitivity], self.spike)
+
+    def thread_params(self) -> ThreadParams:
+        """The thread detector's parameters: the sensitivity preset with `thread` overrides."""
+        return _tune(THREAD_PRESETS[self.sensitivity], self.thread)
+
+
+_Params = TypeVar("_Params", SpikeParams, ThreadParams)
+
+
+def _tune(preset: _Params, overrides: Mapping[str, Any]) -> _Params:
+    """`preset` with `overrides` converted to each field's type; errors name the parameter."""
+    kinds = {f.name: type(getattr(preset, f.name)) for f in fields(preset)}
+    converted: dict[str, Any] = {}
+    for key, value in overrides.items():
+        kind = kinds.get(key)
+        if kind is None:
+            raise ValueError(f"unknown parameter {key!r}; expected one of: {', '.join(kinds)}")
+        try:
+            if kind is timedelta:
+                converted[key] = parse_duration(value)
+            elif kind is int:
+                if isinstance(value, bool) or float(value) != int(float(value)):
+                    raise ValueError
+                converted[key] = int(float(value))
+            else:
+                converted[key] = float(value)
+        except (TypeError, ValueError):
+            expected = (
+                "a duration such as 30m" if kind is timedelta else f"a number ({kind.__name__})"
+            )
+            raise ValueError(f"{key}: expected {expected}, got {value!r}") from None
+    try:
+        return replace(preset, **converted)
+    except ValueError as exc:
+        raise ValueError(str(exc)) from None
 
 
 class SmtpConfig(_Strict):

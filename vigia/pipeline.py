@@ -19,6 +19,7 @@ from sqlalchemy import Engine
 from collectors import REGISTRY
 from collectors.base import Collector, CollectorError, FetchState, Mention, RateLimitedError
 from collectors.http import HostLimiter, HttpPolicy, make_client
+from vigia.alerts.detect import check_after_poll
 from vigia.analyse import AnalysedMention, Analyser
 from vigia.config import Settings, SourceConfig
 from vigia.storage import open_engine
@@ -131,7 +132,16 @@ def poll_source(rt: Runtime, source: SourceConfig, force: bool = False) -> PollR
                 state.skipped,
                 "; ".join(state.skip_reasons),
             )
+    _check_alerts(rt, report)
     return report
+
+
+def _check_alerts(rt: Runtime, report: PollReport) -> None:
+    # A bug in detection or delivery must never stop collection: log it and go on.
+    try:
+        check_after_poll(rt, report)
+    except Exception:
+        log.exception("alert checks after polling %s failed", report.source)
 
 
 def _store(rt: Runtime, source: str, batch: Sequence[Mention], report: PollReport) -> None:

@@ -1,4 +1,4 @@
-"""APScheduler jobs that call the pipeline: each source at its interval, the weekly export."""
+"""APScheduler jobs that call the pipeline: source polls, the weekly export, the alert digest."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from vigia.alerts.digest import send_digest
 from vigia.exports import ExportError, export_week, previous_week
 from vigia.pipeline import Runtime, poll_source
 
@@ -49,6 +50,14 @@ def build_scheduler(rt: Runtime) -> BackgroundScheduler:
         id="export:weekly",
         name="weekly CSV export",
     )
+    if settings.alerts.digest:
+        scheduler.add_job(
+            _daily_digest,
+            CronTrigger(hour=settings.alerts.digest_hour, minute=0, timezone=zone),
+            args=(rt,),
+            id="alerts:digest",
+            name="daily alert digest",
+        )
     return scheduler
 
 
@@ -72,6 +81,15 @@ def _weekly_export(rt: Runtime) -> None:
         log.info("weekly export written: %s", ", ".join(map(str, paths)))
 
 
+def _daily_digest(rt: Runtime) -> None:
+    try:
+        sent = send_digest(rt)
+    except Exception:  # the next run retries what is still due; the scheduler must go on
+        log.exception("daily alert digest failed")
+    else:
+        log.info("daily alert digest: %d e-mails sent", sent)
+
+
 def run_until_stopped(rt: Runtime, stop: threading.Event | None = None) -> None:
     """Start the jobs and block until Ctrl-C/SIGTERM (or `stop`), then finish running polls and exit."""
     stop = stop or threading.Event()
@@ -80,7 +98,8 @@ def run_until_stopped(rt: Runtime, stop: threading.Event | None = None) -> None:
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, lambda *_: stop.set())
     scheduler.start()
-    log.info("Vigía running %d sources; Ctrl-C to stop", len(scheduler.get_jobs()) - 1)
+    polls = sum(job.id.startswith("poll:") for job in scheduler.get_jobs())
+    log.info("Vigía running %d sources; Ctrl-C to stop", polls)
     try:
         stop.wait()
     finally:

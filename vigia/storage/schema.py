@@ -136,7 +136,13 @@ alerts = Table(
     Column("notified_severity", String(10)),
     Column("acknowledged_at", DateTime),
     Column("resolved_at", DateTime),
+    # When the last finding was merged in (the policy's "last seen"), and the notification
+    # rounds: each NEW/ESCALATE/REOPEN plans one round of deliveries, numbered from 1.
+    Column("last_seen_at", DateTime, nullable=False),
+    Column("notify_round", Integer, nullable=False, default=0),
+    Column("notify_reason", String(10)),
     Index("ix_alerts_state", "state", "rule", "brand"),
+    Index("ix_alerts_rule_subject", "rule", "subject"),
 )
 
 alert_deliveries = Table(
@@ -146,7 +152,16 @@ alert_deliveries = Table(
     Column("alert_id", ForeignKey("alerts.id", ondelete="CASCADE"), nullable=False),
     Column("channel", String(20), nullable=False),
     Column("recipient", String(255), nullable=False),
-    Column("attempted_at", DateTime, nullable=False),
-    Column("ok", Boolean, nullable=False),
+    # One row per recipient per notification round, planned in the alert's transaction (an
+    # outbox): `next_attempt_at` is set while the delivery is due and cleared once it is done.
+    Column("round", Integer, nullable=False, default=1),
+    Column("planned_at", DateTime, nullable=False),
+    Column("attempted_at", DateTime),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("ok", Boolean, nullable=False, default=False),
     Column("error", Text),
+    Column("delivered_at", DateTime),
+    Column("next_attempt_at", DateTime),
+    UniqueConstraint("alert_id", "round", "channel", "recipient", name="uq_alert_deliveries"),
+    Index("ix_alert_deliveries_due", "next_attempt_at"),
 )

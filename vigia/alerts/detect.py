@@ -1,0 +1,475 @@
+"""Alert rules after each poll: negative spikes, spreading threads and silent sources.
+
+The detectors (analysis/) judge plain data read here from the store; the policy decides what a
+finding does to the alert log (new, update, escalate, reopen, suppress); notifying decisions
+plan deliveries in the same transaction, and the due deliveries are then sent. Every "now" is
+the runtime's clock, so a replay with a simulated clock alerts as production would.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy.engine import Connection
+
+from analysis.spikes import HourBucket, SpikeParams, detect_spike
+from analysis.threads import (
+    EngagementSnapshot,
+    ThreadFinding,
+    ThreadPost,
+    detect_spreading_threads,
+)
+from collectors.base import utc
+from vigia.alerts.channels import deliver_due, targets
+from vigia.alerts.policy import (
+    AlertPolicy,
+    AlertState,
+    Decision,
+    Severity,
+    alert_key,
+    decide,
+    notify_managers,
+)
+from vigia.config import Settings
+from vigia.storage.alerts import (
+    alert_by_key,
+    insert_alert,
+    latest_alert,
+    plan_notification,
+    set_alert_state,
+    update_alert,
+)
+from vigia.storage.mentions import hour_of, naive_utc
+from vigia.storage.schema import engagement_snapshots, hourly_rollup, mentions
+from vigia.storage.sources import load_health
+
+if TYPE_CHECKING:
+    from vigia.pipeline import PollReport, Runtime
+
+log = logging.getLogger(__name__)
+
+SPIKE = "negative_spike"
+THREAD = "spreading_thread"
+SOURCE = "source_unhealthy"
+THREAD_LOOKBACK = timedelta(hours=48)
+TOP_MENTIONS = 5
+SPARK_HOURS = 24
+_MAX_THREAD_POSTS = 50_000
+_CHUNK = 500
+# Sources poll in parallel threads; deciding and storing one finding must not interleave with
+# another's, or two polls could both see "no alert yet" for the same crisis.
+_DECIDE_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """What any rule found, in the shape the alert log stores."""
+
+    rule: str
+    subject: str
+    brand: str | None
+    severity: Severity
+    window_start: datetime
+    window_end: datetime
+    evidence: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class AlertOutcome:
+    """What one finding did: the policy's decision and the alert it touched (None if suppressed)."""
+
+    rule: str
+    subject: str
+    decision: Decision
+    alert_id: int | None
+    severity: Severity
+
+
+def check_after_poll(rt: Runtime, report: PollReport) -> list[AlertOutcome]:
+    """Run every rule the poll behind `report` may have changed, then send due deliveries."""
+    now = utc(rt.clock())
+    outcomes: list[AlertOutcome] = []
+    if report.deferred_until is None:
+        outcomes += check_source_health(rt, report.source, report.error is not None, now)
+    for brand in sorted(_brands_touched(rt, report, now)):
+        outcomes += check_brand(rt, brand, now)
+    deliver_due(rt)
+    return outcomes
+
+
+def check_brand(rt: Runtime, brand: str, now: datetime) -> list[AlertOutcome]:
+    """Spike and spreading-thread rules for one brand at `now`."""
+    now = utc(now)
+    alerts_cfg = rt.settings.alerts
+    spike_params = alerts_cfg.spike_params()
+    thread_params = alerts_cfg.thread_params()
+    findings: list[Finding] = []
+    with rt.engine.connect() as conn:
+        series = hourly_series(conn, brand, now, _lookback(spike_params))
+        spike = detect_spike(series, now, spike_params)
+        if spike is not None:
+            evidence = {
+                **spike.evidence,
+                "brand": brand,
+                "hourly": _spark_points(series, now),
+                "top": top_negative(conn, brand, spike.window_start, spike.window_end),
+            }
+            findings.append(
+                Finding(
+                    SPIKE,
+                    brand,
+                    brand,
+                    spike.severity,
+                    spike.window_start,
+                    spike.window_end,
+                    evidence,
+                )
+            )
+        posts, snapshots = thread_data(conn, brand, now - THREAD_LOOKBACK, now)
+    for thread in detect_spreading_threads(posts, snapshots, now, thread_params):
+        findings.append(_thread_finding(brand, thread, posts, thread_params.series_step))
+    return [apply_finding(rt, finding, now) for finding in findings]
+
+
+def check_source_health(
+    rt: Runtime, source: str, failed: bool, now: datetime
+) -> list[AlertOutcome]:
+    """Raise `source_unhealthy` after `http.unhealthy_after` failed polls; resolve it on success."""
+    now = utc(now)
+    with rt.engine.connect() as conn:
+        health = load_health(conn, source)
+    if not failed:
+        with _DECIDE_LOCK, rt.engine.begin() as conn:
+            previous = latest_alert(conn, SOURCE, source)
+            if previous is not None and previous.state is not AlertState.RESOLVED:
+                set_alert_state(conn, previous.id, AlertState.RESOLVED, now)
+                log.info("source %s collects again: alert %d resolved", source, previous.id)
+        return []
+    if health.consecutive_failures < rt.settings.http.unhealthy_after:
+        return []
+    configured = next((s for s in rt.settings.sources if s.name == source), None)
+    evidence = {
+        "source": source,
+        "failures": health.consecutive_failures,
+        "last_error": health.last_error,
+        "last_error_at": _iso(health.last_error_at),
+        "last_success_at": _iso(health.last_success_at),
+    }
+    finding = Finding(
+        SOURCE, source, configured.brand if configured else None, "warning", now, now, evidence
+    )
+    return [apply_finding(rt, finding, now)]
+
+
+def apply_finding(rt: Runtime, finding: Finding, now: datetime) -> AlertOutcome:
+    """Decide, store and (when the decision says so) plan notifications for one finding."""
+    now = utc(now)
+    settings = rt.settings
+    with _DECIDE_LOCK, rt.engine.begin() as conn:
+        previous = latest_alert(conn, finding.rule, finding.subject)
+        decision = decide(
+            previous.previous() if previous else None,
+            finding.severity,
+            now,
+            rule=finding.rule,
+            subject=finding.subject,
+            policy=policy_of(settings),
+        )
+        if decision is Decision.SUPPRESS:
+            return _outcome(finding, decision, previous.id if previous else None)
+        if decision is Decision.NEW:
+            key = alert_key(finding.rule, finding.subject, finding.window_start)
+            stored = insert_alert(
+                conn,
+                key=key,
+                rule=finding.rule,
+                brand=finding.brand,
+                subject=finding.subject,
+                severity=finding.severity,
+                window_start=finding.window_start,
+                window_end=finding.window_end,
+                evidence=finding.evidence,
+                now=now,
+            )
+            if stored is None:
+                # The idempotency key is taken: this very finding was stored already (a poll
+                # retried within the hour). Merge into it; never notify twice.
+                existing = alert_by_key(conn, key)
+                assert existing is not None
+                _merge(conn, existing.id, finding, now)
+                return _outcome(finding, Decision.UPDATE, existing.id)
+            alert_id = stored.id
+        else:
+            assert previous is not None
+            alert_id = previous.id
+            _merge(conn, alert_id, finding, now, reopen=decision is Decision.REOPEN)
+            if decision is Decision.REOPEN:
+                set_alert_state(conn, alert_id, AlertState.OPEN, now)
+        if decision.notifies:
+            plan_notification(
+                conn,
+                alert_id,
+                targets(settings, finding.severity, notify_managers(decision, finding.severity)),
+                severity=finding.severity,
+                reason=decision.value,
+                now=now,
+            )
+    if decision.notifies:
+        log.warning(
+            "alert %d (%s) %s: %s %s",
+            alert_id,
+            decision.value,
+            finding.severity,
+            finding.rule,
+            finding.subject,
+        )
+    return _outcome(finding, decision, alert_id)
+
+
+def policy_of(settings: Settings) -> AlertPolicy:
+    cfg = settings.alerts
+    return AlertPolicy(
+        cooldown=cfg.cooldown, quiet_gap=cfg.quiet_gap, reopen_within=cfg.reopen_within
+    )
+
+
+def hourly_series(conn: Connection, brand: str, now: datetime, days: int) -> list[HourBucket]:
+    """A brand's hourly (total, negative) counts for the last `days`, summed over sources and
+    languages; the current hour counts only what was published before `now`."""
+    moment = naive_utc(now)
+    current = hour_of(moment)
+    r = hourly_rollup.c
+    rows = conn.execute(
+        select(r.hour, func.sum(r.mentions), func.sum(r.negative))
+        .where(r.brand == brand, r.hour >= current - timedelta(days=days), r.hour < current)
+        .group_by(r.hour)
+    ).all()
+    series = [HourBucket(hour, int(total), int(negative)) for hour, total, negative in rows]
+    m = mentions.c
+    total, negative = conn.execute(
+        select(
+            func.count(), func.coalesce(func.sum(case((m.sentiment == "negative", 1), else_=0)), 0)
+        ).where(m.brand == brand, m.published_at >= current, m.published_at < moment)
+    ).one()
+    if total:
+        series.append(HourBucket(current, int(total), int(negative)))
+    return series
+
+
+def top_negative(
+    conn: Connection, brand: str, start: datetime, end: datetime, limit: int = TOP_MENTIONS
+) -> list[dict[str, Any]]:
+    """The most negative mentions of `brand` published in [start, end), as evidence."""
+    m = mentions.c
+    rows = conn.execute(
+        select(m.source, m.author, m.published_at, m.url, m.text, m.compound)
+        .where(
+            m.brand == brand,
+            m.sentiment == "negative",
+            m.published_at >= naive_utc(start),
+            m.published_at < naive_utc(end),
+        )
+        .order_by(m.compound.asc(), m.published_at.desc())
+        .limit(limit)
+    ).mappings()
+    return [_mention_evidence(**row) for row in rows]
+
+
+def thread_data(
+    conn: Connection, brand: str, since: datetime, now: datetime
+) -> tuple[list[ThreadPost], list[EngagementSnapshot]]:
+    """The brand's recent mentions plus every recent post of the threads they belong to (replies
+    seldom repeat the brand's name), and the engagement snapshots of those posts."""
+    m = mentions.c
+    start, end = naive_utc(since), naive_utc(now)
+    thread = func.coalesce(m.thread_id, m.source_id)
+    brand_threads = (
+        select(m.source.label("source"), thread.label("thread"))
+        .where(m.brand == brand, m.published_at >= start, m.published_at < end)
+        .distinct()
+        .subquery()
+    )
+    rows = conn.execute(
+        select(
+            m.id,
+            m.source,
+            m.source_id,
+            m.thread_id,
+            m.parent_id,
+            m.author,
+            m.published_at,
+            m.url,
+            m.text,
+            m.compound,
+            m.sentiment,
+        )
+        .join(
+            brand_threads,
+            and_(
+                m.source == brand_threads.c.source,
+                or_(m.thread_id == brand_threads.c.thread, m.source_id == brand_threads.c.thread),
+            ),
+        )
+        .where(m.published_at >= start, m.published_at < end)
+        .order_by(m.published_at.desc())
+        .limit(_MAX_THREAD_POSTS)
+    ).all()
+    posts: dict[int, ThreadPost] = {}
+    for row in rows:
+        posts[row.id] = ThreadPost(
+            source=row.source,
+            source_id=row.source_id,
+            thread_id=row.thread_id,
+            parent_id=row.parent_id,
+            author=row.author,
+            published=row.published_at,
+            url=row.url,
+            text=row.text,
+            compound=row.compound,
+            negative=row.sentiment == "negative",
+        )
+    s = engagement_snapshots.c
+    snapshots: list[EngagementSnapshot] = []
+    ids = list(posts)
+    for offset in range(0, len(ids), _CHUNK):
+        chunk = ids[offset : offset + _CHUNK]
+        for snap in conn.execute(
+            select(engagement_snapshots).where(s.mention_id.in_(chunk), s.observed_at < end)
+        ).mappings():
+            post = posts[snap["mention_id"]]
+            snapshots.append(
+                EngagementSnapshot(
+                    source=post.source,
+                    source_id=post.source_id,
+                    observed=snap["observed_at"],
+                    replies=snap["reply_count"] or 0,
+                    reposts=snap["repost_count"] or 0,
+                    likes=snap["like_count"] or 0,
+                    score=snap["score"] or 0,
+                    views=snap["view_count"] or 0,
+                )
+            )
+    return list(posts.values()), snapshots
+
+
+def _thread_finding(
+    brand: str, thread: ThreadFinding, posts: Sequence[ThreadPost], step: timedelta
+) -> Finding:
+    inside = [
+        p
+        for p in posts
+        if p.negative
+        and p.source == thread.source
+        and (p.thread_id == thread.thread_id or p.source_id == thread.thread_id)
+        and thread.window_start <= utc(p.published) < thread.window_end
+    ]
+    inside.sort(key=lambda p: (p.compound if p.compound is not None else 0.0, p.source_id))
+    evidence = {
+        **thread.evidence,
+        "brand": brand,
+        "source": thread.source,
+        "root_text": thread.root_text[:500],
+        "series_step_minutes": round(step / timedelta(minutes=1)),
+        "top": [
+            _mention_evidence(p.source, p.author, p.published, p.url, p.text, p.compound)
+            for p in inside[:TOP_MENTIONS]
+        ],
+    }
+    return Finding(
+        THREAD,
+        thread.thread_key,
+        brand,
+        thread.severity,
+        thread.window_start,
+        thread.window_end,
+        evidence,
+    )
+
+
+def _merge(
+    conn: Connection, alert_id: int, finding: Finding, now: datetime, reopen: bool = False
+) -> None:
+    update_alert(
+        conn,
+        alert_id,
+        severity=finding.severity,
+        window_start=finding.window_start if reopen else None,
+        window_end=finding.window_end,
+        evidence=finding.evidence,
+        now=now,
+    )
+
+
+def _brands_touched(rt: Runtime, report: PollReport, now: datetime) -> set[str]:
+    brands = set(report.brands)
+    if report.updated:
+        # Engagement moved on known posts: their threads may be accelerating though nothing new
+        # arrived, and known posts are not re-analysed, so their brands come from the store.
+        m = mentions.c
+        with rt.engine.connect() as conn:
+            brands.update(
+                conn.execute(
+                    select(m.brand)
+                    .where(
+                        m.source == report.source,
+                        m.brand.is_not(None),
+                        m.published_at >= naive_utc(now - THREAD_LOOKBACK),
+                    )
+                    .distinct()
+                ).scalars()
+            )
+    return brands
+
+
+def _lookback(params: SpikeParams) -> int:
+    days = max(params.baseline_days, 7 * params.baseline_weeks, params.warmup.days)
+    return days + 1 + (params.long_window // timedelta(days=1))
+
+
+def _spark_points(series: Sequence[HourBucket], now: datetime) -> list[list[Any]]:
+    current = hour_of(naive_utc(now))
+    counts = {naive_utc(b.hour) if b.hour.tzinfo else b.hour: b for b in series}
+    points = []
+    for k in range(SPARK_HOURS - 1, -1, -1):
+        hour = current - timedelta(hours=k)
+        bucket = counts.get(hour)
+        points.append(
+            [
+                hour.isoformat() + "Z",
+                bucket.negative if bucket else 0,
+                bucket.total if bucket else 0,
+            ]
+        )
+    return points
+
+
+def _mention_evidence(
+    source: str,
+    author: str | None,
+    published_at: datetime,
+    url: str,
+    text: str,
+    compound: float | None,
+) -> dict[str, Any]:
+    return {
+        "source": source,
+        "author": author,
+        "published": _iso(published_at),
+        "url": url,
+        "text": " ".join(text.split())[:400],
+        "compound": round(compound, 3) if compound is not None else None,
+    }
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return utc(moment).isoformat() if moment is not None else None
+
+
+def _outcome(finding: Finding, decision: Decision, alert_id: int | None) -> AlertOutcome:
+    return AlertOutcome(finding.rule, finding.subject, decision, alert_id, finding.severity)
