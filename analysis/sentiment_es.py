@@ -55,6 +55,11 @@ BOOSTERS: dict[str, float] = {
     **dict.fromkeys(DAMPENERS, B_DECR),
 }
 CONTRASTS = {"pero": BUT, "sino": BUT, "sin_embargo": BUT, "no_obstante": BUT, "aunque": THOUGH}
+# These negate only the word right after them: "nada bueno", "cero profesional", "poco útil";
+# in "no sé nada de mi reclamo" the "nada" does not reach "reclamo".
+NEAR_NEGATORS = _words("nada cero poco")
+# A text opening with "Buenas," or "Hola buenas!" is greeting, not praising.
+GREETINGS = _words("buenas buenos hola")
 # Clitics and forms of "haber" sit between a negator and its verb ("no me lo han solucionado")
 # without ending the negation; they do not count towards VADER's three-word window.
 TRANSPARENT = _words(
@@ -89,8 +94,8 @@ class Lexicon:
 
     exact: dict[str, float]
     stems: dict[str, float]
-    # first word's stem -> [(stems of all words, kind, value)], longest first
-    phrases: dict[str, list[tuple[tuple[str, ...], int, float]]]
+    # stems of the first two words -> [(stems of all words, kind, value)], longest first
+    phrases: dict[tuple[str, str], list[tuple[list[str], int, float]]]
     emoji: dict[str, float]
     emoticons: dict[str, float]
 
@@ -117,12 +122,12 @@ def load_lexicon(path: Path = LEXICON_PATH) -> Lexicon:
     """Read the TSV lexicon (term, valence[, source]) and index it; see the file's header."""
     exact: dict[str, float] = {}
     stems: dict[str, float] = {}
-    phrases: dict[str, list[tuple[tuple[str, ...], int, float]]] = {}
+    phrases: dict[tuple[str, str], list[tuple[list[str], int, float]]] = {}
     emoji, emoticons = _vader_symbols()
 
     def add_phrase(words: list[str], kind: int, value: float) -> None:
-        keys = tuple(stem_key(w) for w in words)
-        phrases.setdefault(keys[0], []).append((keys, kind, value))
+        keys = [stem_key(w) for w in words]
+        phrases.setdefault((keys[0], keys[1]), []).append((keys, kind, value))
 
     for line in path.read_text(encoding="utf-8").splitlines():
         if not line or line.startswith("#"):
@@ -168,6 +173,7 @@ class SpanishScorer:
         # Emoji glued to words ("genial😍") become tokens of their own, as in VADER.
         self._emoji_re = re.compile("([" + re.escape(symbols) + "])")
         self._word = lru_cache(maxsize=65536)(self._word_uncached)
+        self._tokens: dict[str, tuple[str, str, int, float, bool, bool, bool, bool]] = {}
 
     def _word_uncached(self, token: str) -> tuple[str, str, int, float]:
         """(folded form, stem key, kind, value) of one lower-cased token without punctuation."""
@@ -191,59 +197,79 @@ class SpanishScorer:
                     value = base_value + (B_INCR if base_value > 0 else B_DECR)
         return folded, key, WORD, value or 0.0
 
+    def _token(self, token: str) -> tuple[str, str, int, float, bool, bool, bool, bool]:
+        """(folded, stem key, kind, value, is_upper, opens clause, closes clause, is word)."""
+        info = self._tokens.get(token)
+        if info is not None:
+            return info
+        emo = self.lex.emoji.get(token)
+        if emo is None:
+            emo = self.lex.emoticons.get(token)
+        if emo is not None:
+            # Emoji work as punctuation in posts: they close the clause before them and are
+            # never inside a negation's scope.
+            info = (token, token, WORD, emo, False, True, True, True)
+        else:
+            word = token.strip(_PUNCT)
+            opens = token[0] in _CLAUSE_START
+            closes = any(c in _CLAUSE_END for c in token[-2:])
+            if word:
+                folded, key, kind, value = self._word(word.lower())
+                info = (folded, key, kind, value, word.isupper(), opens, closes, True)
+            else:
+                info = ("", "", WORD, 0.0, False, opens, closes, False)
+        if len(self._tokens) < 100_000:  # bounded: mentions keep bringing new spellings
+            self._tokens[token] = info
+        return info
+
     def _units(self, text: str) -> tuple[list[list], bool]:
-        """Tokens -> units [key, kind, value, is_upper, clause]; phrases collapsed to one unit."""
+        """Tokens -> units [folded, kind, value, is_upper, clause]; phrases become one unit."""
         if not text.isascii():
             text = self._emoji_re.sub(r" \1 ", text)
-        raw: list[tuple[str, str, int, float, bool]] = []
+        raw = []
         ends: list[bool] = []
-        upper_count = 0
+        token_info = self._token
         for token in text.split():
-            emo = self.lex.emoji.get(token)
-            if emo is None:
-                emo = self.lex.emoticons.get(token)
-            if emo is not None:
-                # Emoji work as punctuation in posts: they close the clause before them and
-                # are never inside a negation's scope.
-                if ends:
-                    ends[-1] = True
-                raw.append((token, token, WORD, emo, False))
-                ends.append(True)
-                continue
-            if token[0] in _CLAUSE_START and ends:
+            info = token_info(token)
+            if info[5] and ends:
                 ends[-1] = True
-            word = token.strip(_PUNCT)
-            if not word:
-                if ends and any(c in _CLAUSE_END for c in token):
-                    ends[-1] = True
-                continue
-            is_upper = word.isupper()
-            upper_count += is_upper
-            folded, key, kind, value = self._word(word.lower())
-            raw.append((folded, key, kind, value, is_upper))
-            ends.append(token[-1] in _CLAUSE_END)
+            if info[7]:
+                raw.append(info)
+                ends.append(info[6])
+            elif info[6] and ends:
+                ends[-1] = True
+        upper_count = sum(1 for r in raw if r[4])
         cap_diff = 0 < upper_count < len(raw)
+        keys = [r[1] for r in raw]
 
         units: list[list] = []
         clause = 0
         i = 0
+        n_raw = len(raw)
         phrases = self.lex.phrases
-        while i < len(raw):
-            folded, key, kind, value, is_upper = raw[i]
+        while i < n_raw:
+            folded, key, kind, value, is_upper = raw[i][:5]
             span = 1
-            for keys, p_kind, p_value in phrases.get(key, ()):
-                n = len(keys)
-                if n > 1 and i + n <= len(raw) and all(raw[i + k][1] == keys[k] for k in range(n)):
-                    if any(ends[i : i + n - 1]):
-                        continue  # a phrase never spans punctuation
+            if i + 1 < n_raw:
+                for p_keys, p_kind, p_value in phrases.get((key, keys[i + 1]), ()):
+                    n = len(p_keys)
+                    if keys[i : i + n] != p_keys or any(ends[i : i + n - 1]):
+                        continue  # not this phrase, or it would span punctuation
                     span, kind, value = n, p_kind, p_value
                     # "no funciona" negates what follows like its leading "no" would
                     if kind == WORD and raw[i][2] == NEG:
                         kind = NEG_WORD
-                    is_upper = all(raw[i + k][4] for k in range(n))
+                    is_upper = all(r[4] for r in raw[i : i + n])
                     break
             if kind in (BUT, THOUGH):
                 clause += 1
+            elif (
+                folded in GREETINGS
+                and clause == 0
+                and ends[i + span - 1]
+                and all(u[0] in GREETINGS for u in units)
+            ):
+                value = 0.0
             units.append([folded, kind, value, is_upper, clause])
             if ends[i + span - 1]:
                 clause += 1
@@ -284,7 +310,9 @@ class SpanishScorer:
         j = i - 1
         while j >= 0 and seen < 3 and units[j][4] == clause:
             kind = units[j][1]
-            if kind in (NEG, NEG_WORD):
+            if kind == NEG_WORD or (
+                kind == NEG and (j == i - 1 or units[j][0] not in NEAR_NEGATORS)
+            ):
                 return True
             if units[j][0] not in TRANSPARENT:
                 seen += 1
