@@ -232,6 +232,9 @@ def raise_for_status(response: httpx.Response) -> None:
     if status < 400:
         return
     where = f"HTTP {status} from {response.request.url}"
+    if "json" in response.headers.get("content-type", ""):
+        # JSON APIs explain a refusal in the body (Stack Exchange's error_message, Mastodon's error).
+        where += f" ({response.text[:200].strip()})"
     if status == 429 or quota_exhausted_for(response.headers) is not None and status == 403:
         # Reddit answers 429 without Retry-After but with x-ratelimit-reset: wait for that instead.
         retry_after = parse_retry_after(response.headers.get("retry-after"))
