@@ -115,9 +115,13 @@ def report_topics(rows: Sequence[Row]) -> None:
     tagged = [r for r in rows if r.topics is not None]
     if not tagged:
         return
-    predicted = [set(matcher.match(r.text)) for r in tagged]
+    # The mention's language is known by then (detected), so only its terms are tried.
+    predicted = [set(matcher.match(r.text, r.lang)) for r in tagged]
     speed = throughput(matcher.match, [r.text for r in tagged])
-    print(f"\nTopics (default taxonomy from config.yaml; n={len(tagged)}, {speed:,.0f} texts/s)")
+    print(
+        f"\nTopics (default taxonomy from config.yaml, matched with the mention's language; "
+        f"n={len(tagged)}, {speed:,.0f} texts/s)"
+    )
     print(f"  {'topic':<18}{'gold':>6}{'pred':>6}{'precision':>11}{'recall':>8}{'F1':>7}")
     total_tp = total_fp = total_fn = 0
     for topic in matcher.topics:
@@ -137,6 +141,11 @@ def report_topics(rows: Sequence[Row]) -> None:
         fp = sum(len(p - r.topics) for p, r in pairs)  # type: ignore[operator]
         fn = sum(len(r.topics - p) for p, r in pairs)  # type: ignore[operator]
         _print_prf(f"  {lang} (micro)", tp, fp, fn)
+    blind = [set(matcher.match(r.text)) for r in tagged]
+    tp = sum(len(p & r.topics) for p, r in zip(blind, tagged, strict=True))  # type: ignore[operator]
+    fp = sum(len(p - r.topics) for p, r in zip(blind, tagged, strict=True))  # type: ignore[operator]
+    fn = sum(len(r.topics - p) for p, r in zip(blind, tagged, strict=True))  # type: ignore[operator]
+    _print_prf("no lang (micro)", tp, fp, fn)
 
 
 def _print_prf(name: str, tp: int, fp: int, fn: int) -> None:
