@@ -186,3 +186,19 @@ def test_rollup_counts_only_mentions_before_until():
         HourBucket(t, 2, 1),
         HourBucket(t + H, 1, 1),
     ]
+
+
+def test_big_brand_needs_the_negatives_to_double_not_just_a_significant_rise():
+    # A big brand: 200 mentions/h, 20 negative. 38 negatives (of 218) is statistically
+    # significant (z ~ 4) and the share rose from 10 % to 17 %, but it is under twice the usual
+    # count (min_ratio 2): a bad hour, not a crisis. 45 negatives fire.
+    now = START + 14 * D + 11 * H
+    normal = (200, 20)
+    assert (
+        detect_spike(build(now, lambda h: (218, 38) if h == now - H else None, normal), now, MEDIUM)
+        is None
+    )
+    finding = detect_spike(
+        build(now, lambda h: (225, 45) if h == now - H else None, normal), now, MEDIUM
+    )
+    assert finding is not None and finding.expected == 20
