@@ -37,6 +37,8 @@ class Seen:
     path: str
     query: dict[str, str]
     headers: Mapping[str, str]
+    method: str = "GET"
+    body: bytes = b""
 
 
 def shared_fixture(relative: str) -> Path:
@@ -118,11 +120,16 @@ class ReplayServer:
     def _answer(self, handler: BaseHTTPRequestHandler) -> None:
         parts = urlsplit(handler.path)
         length = int(handler.headers.get("content-length") or 0)
-        if length:
-            handler.rfile.read(length)
+        body = handler.rfile.read(length) if length else b""
         with self._lock:
             self.requests.append(
-                Seen(parts.path, dict(parse_qsl(parts.query)), dict(handler.headers))
+                Seen(
+                    parts.path,
+                    dict(parse_qsl(parts.query)),
+                    dict(handler.headers),
+                    handler.command,
+                    body,
+                )
             )
         reply = self._pick(parts.path, parts.query) or Reply(b"no such route", 404)
         if reply.delay:
