@@ -155,14 +155,18 @@ class MastodonCollector(Collector):
 
     def _mentions(self, statuses: list[Any], state: FetchState) -> Iterator[Mention]:
         for raw in statuses:
+            # The cursor follows the timeline's own ids (a boost's id, not the boosted post's),
+            # including an unreadable status's, so it is not fetched and skipped again.
+            status_id = raw.get("id") if isinstance(raw, Mapping) else None
+            if isinstance(status_id, str) and (
+                state.cursor is None or id_order(status_id) > id_order(state.cursor)
+            ):
+                state.cursor = status_id
             mention = item_to_mention(self.source, raw)
             if mention is None:
                 state.skip(f"status without id, date or URL: {str(raw)[:60]!r}")
-                continue
-            # The cursor follows the timeline's own ids (a boost's id, not the boosted post's).
-            if state.cursor is None or id_order(raw["id"]) > id_order(state.cursor):
-                state.cursor = raw["id"]
-            yield mention
+            else:
+                yield mention
 
 
 def item_to_mention(source: str, raw: Any) -> Mention | None:
