@@ -158,7 +158,8 @@ class BlueskyCollector(Collector):
         try:
             http.raise_for_status(response)
         except NeedsHumanError as exc:
-            detail = f" ({error[0]}: {error[1]})" if error[0] else ""
+            # http.raise_for_status already quotes a JSON body; add the XRPC error only if not.
+            detail = f" ({error[0]}: {error[1]})" if error[0] and error[0] not in str(exc) else ""
             if response.status_code in (401, 403) and url.endswith(_SEARCH) and not token:
                 raise NeedsHumanError(
                     f"{exc}{detail}: anonymous search refused; set `handle` on source "
