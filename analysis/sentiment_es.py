@@ -172,6 +172,8 @@ class SpanishScorer:
         symbols = "".join(sorted(self.lex.emoji))
         # Emoji glued to words ("genial😍") become tokens of their own, as in VADER.
         self._emoji_re = re.compile("([" + re.escape(symbols) + "])")
+        self._emoji_floor = min(symbols)
+        self._phrase_first = {first for first, _ in self.lex.phrases}
         self._word = lru_cache(maxsize=65536)(self._word_uncached)
         self._tokens: dict[str, tuple[str, str, int, float, bool, bool, bool, bool]] = {}
 
@@ -224,33 +226,40 @@ class SpanishScorer:
 
     def _units(self, text: str) -> tuple[list[list], bool]:
         """Tokens -> units [folded, kind, value, is_upper, clause]; phrases become one unit."""
-        if not text.isascii():
+        # max() is a fast C scan; almost no Spanish text reaches the emoji code points.
+        if not text.isascii() and max(text) >= self._emoji_floor:
             text = self._emoji_re.sub(r" \1 ", text)
         raw = []
+        keys: list[str] = []
         ends: list[bool] = []
-        token_info = self._token
+        upper_count = 0
+        cache = self._tokens
         for token in text.split():
-            info = token_info(token)
+            info = cache.get(token)
+            if info is None:
+                info = self._token(token)
             if info[5] and ends:
                 ends[-1] = True
             if info[7]:
                 raw.append(info)
+                keys.append(info[1])
                 ends.append(info[6])
+                upper_count += info[4]
             elif info[6] and ends:
                 ends[-1] = True
-        upper_count = sum(1 for r in raw if r[4])
         cap_diff = 0 < upper_count < len(raw)
-        keys = [r[1] for r in raw]
 
         units: list[list] = []
         clause = 0
         i = 0
         n_raw = len(raw)
         phrases = self.lex.phrases
+        phrase_first = self._phrase_first
         while i < n_raw:
-            folded, key, kind, value, is_upper = raw[i][:5]
+            info = raw[i]
+            folded, key, kind, value, is_upper = info[0], info[1], info[2], info[3], info[4]
             span = 1
-            if i + 1 < n_raw:
+            if i + 1 < n_raw and key in phrase_first:
                 for p_keys, p_kind, p_value in phrases.get((key, keys[i + 1]), ()):
                     n = len(p_keys)
                     if keys[i : i + n] != p_keys or any(ends[i : i + n - 1]):
@@ -353,9 +362,15 @@ def _score_valence(sentiments: list[float], text: str) -> dict[str, float]:
     elif total < 0:
         total -= emphasis
     compound = normalize(total)
-    pos_sum = sum(s + 1 for s in sentiments if s > 0)
-    neg_sum = sum(s - 1 for s in sentiments if s < 0)
-    neu_count = sum(1 for s in sentiments if s == 0)
+    pos_sum = neg_sum = 0.0
+    neu_count = 0
+    for s in sentiments:
+        if s > 0:
+            pos_sum += s + 1  # VADER's +1/-1 compensates for neutral words counting 1
+        elif s < 0:
+            neg_sum += s - 1
+        else:
+            neu_count += 1
     if pos_sum > -neg_sum:
         pos_sum += emphasis
     elif pos_sum < -neg_sum:
