@@ -63,7 +63,13 @@ def parse_feed(
     (YouTube's media:community, Google News' outlet) pass their own.
     """
     to_mention = to_mention or entry_to_mention
-    parsed = feedparser.parse(body, response_headers={k.lower(): v for k, v in headers.items()})
+    http_headers = {k.lower(): v for k, v in headers.items()}
+    # With headers but no Content-Type, feedparser follows RFC 3023 to ISO-8859-1, which never
+    # fails to decode and so turns an undeclared Shift_JIS or UTF-8 feed into mojibake; without
+    # headers it sniffs the bytes (chardet) instead.
+    parsed = feedparser.parse(
+        body, response_headers=http_headers if "content-type" in http_headers else None
+    )
     if parsed.bozo and not parsed.entries:
         reason = parsed.get("bozo_exception", "not a feed")
         raise UnparseableError(f"not a readable RSS/Atom feed: {reason}")
