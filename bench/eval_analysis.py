@@ -11,7 +11,7 @@ import argparse
 import csv
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import yaml
@@ -129,43 +129,40 @@ def report_sentiment(
     return f1
 
 
+def _counts(
+    pairs: Sequence[tuple[set[str], frozenset[str]]], topic: str | None = None
+) -> tuple[int, int, int]:
+    """True positives, false positives, false negatives over (predicted, gold) topic sets."""
+    if topic is not None:
+        pairs = [({topic} & p, frozenset({topic}) & g) for p, g in pairs]
+    tp = sum(len(p & g) for p, g in pairs)
+    fp = sum(len(p - g) for p, g in pairs)
+    fn = sum(len(g - p) for p, g in pairs)
+    return tp, fp, fn
+
+
 def report_topics(rows: Sequence[Row]) -> None:
     config = yaml.safe_load((ROOT / "config.yaml").read_text(encoding="utf-8"))
     matcher = compile_topics(config["topics"])
-    tagged = [r for r in rows if r.topics is not None]
+    tagged = [(r, r.topics) for r in rows if r.topics is not None]
     if not tagged:
         return
     # The mention's language is known by then (detected), so only its terms are tried.
-    predicted = [set(matcher.match(r.text, r.lang)) for r in tagged]
-    speed = throughput(matcher.match, [r.text for r in tagged])
+    pairs = [(set(matcher.match(r.text, r.lang)), gold) for r, gold in tagged]
+    speed = throughput(matcher.match, [r.text for r, _ in tagged])
     print(
         f"\nTopics (default taxonomy from config.yaml, matched with the mention's language; "
         f"n={len(tagged)}, {speed:,.0f} texts/s)"
     )
     print(f"  {'topic':<18}{'gold':>6}{'pred':>6}{'precision':>11}{'recall':>8}{'F1':>7}")
-    total_tp = total_fp = total_fn = 0
     for topic in matcher.topics:
-        tp = sum(topic in p and topic in r.topics for p, r in zip(predicted, tagged, strict=True))
-        fp = sum(
-            topic in p and topic not in r.topics for p, r in zip(predicted, tagged, strict=True)
-        )
-        fn = sum(
-            topic not in p and topic in r.topics for p, r in zip(predicted, tagged, strict=True)
-        )
-        total_tp, total_fp, total_fn = total_tp + tp, total_fp + fp, total_fn + fn
-        _print_prf(topic, tp, fp, fn)
-    _print_prf("all (micro)", total_tp, total_fp, total_fn)
-    for lang in sorted({r.lang for r in tagged if r.lang}):
-        pairs = [(p, r) for p, r in zip(predicted, tagged, strict=True) if r.lang == lang]
-        tp = sum(len(p & r.topics) for p, r in pairs)  # type: ignore[operator]
-        fp = sum(len(p - r.topics) for p, r in pairs)  # type: ignore[operator]
-        fn = sum(len(r.topics - p) for p, r in pairs)  # type: ignore[operator]
-        _print_prf(f"  {lang} (micro)", tp, fp, fn)
-    blind = [set(matcher.match(r.text)) for r in tagged]
-    tp = sum(len(p & r.topics) for p, r in zip(blind, tagged, strict=True))  # type: ignore[operator]
-    fp = sum(len(p - r.topics) for p, r in zip(blind, tagged, strict=True))  # type: ignore[operator]
-    fn = sum(len(r.topics - p) for p, r in zip(blind, tagged, strict=True))  # type: ignore[operator]
-    _print_prf("no lang (micro)", tp, fp, fn)
+        _print_prf(topic, *_counts(pairs, topic))
+    _print_prf("all (micro)", *_counts(pairs))
+    for lang in sorted({r.lang for r, _ in tagged if r.lang}):
+        subset = [pair for pair, (r, _) in zip(pairs, tagged, strict=True) if r.lang == lang]
+        _print_prf(f"  {lang} (micro)", *_counts(subset))
+    blind = [(set(matcher.match(r.text)), gold) for r, gold in tagged]
+    _print_prf("no lang (micro)", *_counts(blind))
 
 
 def _print_prf(name: str, tp: int, fp: int, fn: int) -> None:
@@ -180,8 +177,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--file", type=Path, default=DEFAULT_FILE, help="labeled CSV")
     args = parser.parse_args(argv)
     rows = read_rows(args.file)
-    es_rows = [r for r in rows if r.lang == "es"]
-    en_rows = [r for r in rows if r.lang == "en"]
+    # Rows without a gold language are scored in the language we detect for them.
+    scored = [r if r.lang else replace(r, lang=detect_language(r.text, ("es", "en"))) for r in rows]
+    es_rows = [r for r in scored if r.lang == "es"]
+    en_rows = [r for r in scored if r.lang == "en"]
     print(f"{args.file.name}: {len(rows)} texts ({len(es_rows)} es, {len(en_rows)} en)")
 
     with_lang = [r for r in rows if r.lang]
@@ -252,7 +251,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             f"in use: {es_cut.negative:+.2f}/{es_cut.positive:+.2f} "
             f"({neutral_share(es_compounds, es_cut):.1%} neutral)"
         )
-    report_topics(rows)
+    report_topics(scored)
 
 
 if __name__ == "__main__":
