@@ -29,8 +29,9 @@ from aiosmtpd.controller import Controller
 
 from collectors import REGISTRY
 from vigia.config import Settings, load_settings
-from vigia.demo_feeds import RSS_PATH, YOUTUBE_CHANNEL, DemoFeeds, mastodon_status_id
+from vigia.demo_feeds import APP_ID, RSS_PATH, YOUTUBE_CHANNEL, DemoFeeds, mastodon_status_id
 from vigia.demo_story import THREAD_ROOT, Timeline, build_timeline
+from vigia.pipeline import Runtime, poll_all
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +130,23 @@ def demo_config(
             "interval": "15s",
         },
         {
+            "name": "hackernews",
+            "type": "hackernews",
+            "query": "vellora korvo",
+            "base_url": base + "/api/v1",
+            "interval": "20s",
+        },
+        {
+            "name": "appstore-vellora",
+            "type": "appstore",
+            "app_id": int(APP_ID),
+            "country": "es",
+            "brand": "Vellora",
+            "match": "always",
+            "base_url": base,
+            "interval": "30s",
+        },
+        {
             "name": "youtube-vellora",
             "type": "youtube",
             "channel_id": YOUTUBE_CHANNEL,
@@ -220,10 +238,20 @@ def demo_services(
         yield load_settings(path), feeds, inbox
 
 
+def load_history(rt: Runtime) -> None:
+    """Poll every source once, one after the other, before the scheduler takes over.
+
+    In order, the press feed first: the spreading thread's story is then already stored when the
+    thread is first judged, so each alert is raised once at its final severity instead of
+    racing parallel first polls into a warning followed by an escalation.
+    """
+    for report in poll_all(rt, force=True):
+        print(f"  {report.summary()}", flush=True)
+
+
 def run_demo(port: int, browser: bool, data_dir: Path) -> int:
     """Run the demo until Ctrl-C/SIGTERM; returns the exit status."""
     from vigia.dashboard_launcher import launch_dashboard
-    from vigia.pipeline import Runtime
     from vigia.scheduler import run_until_stopped
 
     data_dir = data_dir.resolve()
@@ -238,6 +266,8 @@ def run_demo(port: int, browser: bool, data_dir: Path) -> int:
             dashboard = launch_dashboard(
                 settings.base_dir / "config.yaml", port, browser, settings.resolved_database_url
             )
+            print("Loading two weeks of sample mentions from the local feeds:", flush=True)
+            load_history(rt)
             _print_welcome(settings, feeds, inbox, port)
             run_until_stopped(rt)
         finally:

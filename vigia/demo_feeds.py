@@ -27,6 +27,8 @@ Clock = Callable[[], datetime]
 MASTODON_HOST = "social.example"
 YOUTUBE_CHANNEL = "UCvell0ra0demo0channel00"
 RSS_PATH = "/feeds/prensa.xml"
+APP_ID = "1234567890"
+APPSTORE_PAGE = 50  # reviews per page; Apple serves ten pages at most
 NEWS_LIMIT = 100  # Google News answers with at most about 100 items
 YOUTUBE_LIMIT = 15  # a channel feed holds the 15 latest videos
 
@@ -334,6 +336,89 @@ class DemoFeeds:
             }
         return {"kind": "t1" if post else "t3", "data": data}
 
+    # -- Hacker News: Algolia search_by_date -----------------------------------------------------
+
+    def hackernews(
+        self, now: datetime, query: Mapping[str, str], headers: Mapping[str, str]
+    ) -> Reply:
+        since = re.search(r"created_at_i>(\d+)", query.get("numericFilters", ""))
+        hits = [
+            i
+            for i in reversed(self.timeline.released("hackernews", now))
+            if since is None or i.at.timestamp() > int(since[1])
+        ]
+        per_page = min(int(query.get("hitsPerPage", 20)), 1000)
+        page = int(query.get("page", 0))
+        pages = max(1, -(-len(hits) // per_page))
+        chosen = hits[page * per_page : (page + 1) * per_page]
+        return _json(
+            {
+                "hits": [self._hit(i, now) for i in chosen],
+                "nbHits": len(hits),
+                "page": page,
+                "nbPages": pages,
+                "hitsPerPage": per_page,
+                "query": query.get("query", ""),
+            }
+        )
+
+    def _hit(self, item: DemoItem, now: datetime) -> dict[str, Any]:
+        likes, _ = engagement(item, now)
+        object_id = 40_000_000 + item.seq
+        hit: dict[str, Any] = {
+            "created_at": _iso(item.at),
+            "created_at_i": int(item.at.timestamp()),
+            "author": _handle(item.author),
+            "points": likes + 1,
+            "objectID": str(object_id),
+            "_tags": ["story", f"author_{_handle(item.author)}", f"story_{object_id}"],
+            "title": item.title or item.text,
+            "url": item.url,
+            "story_text": item.text if item.title else None,
+            "num_comments": len(self.timeline.replies_to(item.key, now)),
+        }
+        return hit
+
+    # -- App Store customer reviews (iTunes JSON feed) --------------------------------------------
+
+    def appstore(
+        self,
+        now: datetime,
+        query: Mapping[str, str],
+        headers: Mapping[str, str],
+        country: str,
+        page: str,
+        app_id: str,
+    ) -> Reply:
+        if app_id != APP_ID:
+            return _json({"feed": {"author": {}, "link": [], "id": {"label": "unknown"}}})
+        reviews = list(reversed(self.timeline.released("appstore", now)))[: APPSTORE_PAGE * 10]
+        number = int(page)
+        chosen = reviews[(number - 1) * APPSTORE_PAGE : number * APPSTORE_PAGE]
+        last = max(1, -(-len(reviews) // APPSTORE_PAGE))
+        base = f"{self.base_url}/{country}/rss/customerreviews"
+        feed: dict[str, Any] = {
+            "author": {
+                "name": {"label": "iTunes Store"},
+                "uri": {"label": "http://www.apple.com/itunes/"},
+            },
+            "updated": {"label": now.astimezone().isoformat(timespec="seconds")},
+            "title": {"label": "iTunes Store: Customer Reviews"},
+            "id": {"label": f"{base}/page={number}/id={app_id}/sortby=mostrecent/json"},
+            "link": [
+                {
+                    "attributes": {
+                        "rel": rel,
+                        "href": f"{base}/page={n}/id={app_id}/sortby=mostrecent/xml",
+                    }
+                }
+                for rel, n in (("first", 1), ("last", last))
+            ],
+        }
+        if chosen:
+            feed["entry"] = [_review(i, country) for i in chosen]
+        return _json({"feed": feed})
+
     def _descendants(self, item: DemoItem, now: datetime) -> list[DemoItem]:
         found, queue = [], [item.key]
         while queue:
@@ -381,6 +466,34 @@ class DemoFeeds:
             "tags": [{"name": tag, "url": f"https://{MASTODON_HOST}/tags/{tag}"}],
             "emojis": [],
         }
+
+
+def _review(item: DemoItem, country: str) -> dict[str, Any]:
+    review_id = str(int(item.at.timestamp()) * 100 + item.seq % 100)
+    return {
+        "author": {
+            "uri": {
+                "label": f"https://itunes.apple.com/{country}/reviews/id{_account_id(item.author)}"
+            },
+            "name": {"label": item.author},
+            "label": "",
+        },
+        "updated": {"label": item.at.isoformat(timespec="seconds")},
+        "im:rating": {"label": str(item.rating or 3)},
+        "im:version": {"label": "5.2.1"},
+        "id": {"label": review_id},
+        "title": {"label": item.title or ""},
+        "content": {"label": item.text, "attributes": {"type": "text"}},
+        "link": {
+            "attributes": {
+                "rel": "related",
+                "href": f"https://itunes.apple.com/{country}/review?id={APP_ID}&type=Purple%20Software",
+            }
+        },
+        "im:voteSum": {"label": str(item.likes)},
+        "im:contentType": {"attributes": {"term": "Application", "label": "Application"}},
+        "im:voteCount": {"label": str(item.likes + item.reposts)},
+    }
 
 
 def _listing(children: list[dict[str, Any]], after: str | None) -> dict[str, Any]:
@@ -543,4 +656,9 @@ _ROUTES: list[tuple[str, Callable[..., Reply]]] = [
     (r"/xrpc/app\.bsky\.feed\.searchPosts", DemoFeeds.bluesky_search),
     (r"(?:/r/([A-Za-z0-9_]+))?/(?:search|new)\.json", DemoFeeds.reddit_listing),
     (r"/comments/([a-z0-9]+)\.json", DemoFeeds.reddit_thread),
+    (r"/api/v1/search_by_date", DemoFeeds.hackernews),
+    (
+        r"/([a-z]{2})/rss/customerreviews/page=(\d+)/id=(\d+)/sortby=mostrecent/json",
+        DemoFeeds.appstore,
+    ),
 ]

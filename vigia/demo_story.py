@@ -125,7 +125,7 @@ def build_timeline(
     drafts: list[dict[str, Any]] = []
     drafts += _history(t0, rng, writer, social, kinds, ZoneInfo(zone))
     drafts += _incident(t0, rng, writer, social, thread_kind or social[0])
-    drafts += _trickle(t0, rng, writer, social, thread_kind or social[0])
+    drafts += _trickle(t0, rng, writer, social, thread_kind or social[0], _news_kinds(kinds))
     items = [DemoItem(seq=n, **d) for n, d in enumerate(drafts)]
     return Timeline(t0, items, thread_kind)
 
@@ -201,24 +201,9 @@ def _history(
     drafts: list[dict[str, Any]] = []
     for brand, rate in PEAK_RATE.items():
         for at in _poisson_times(start, t0, rate, rng, zone):
-            lang = _lang(rng)
-            if brand is None:
-                template = rng.choice(b["unbranded"][lang])
-            else:
-                mix = VELLORA_MIX if brand == "Vellora" else KORVO_MIX
-                template = rng.choice(b[brand.lower()][_pick(mix, rng)][lang])
-            text = writer.fill(template, lang, brand)
-            drafts.append(_post(at, _social_kind(lang, social, rng), lang, text, writer, ""))
-    news_kinds = [k for k in ("rss", "google_news") if k in kinds] or ["rss"]
+            drafts.append(_everyday(at, brand, rng, writer, social))
     for at in _poisson_times(start, t0, 0.5, rng, zone):
-        lang = _lang(rng)
-        title, summary = rng.choice(b["news"][lang])
-        brand = "Korvo" if title.startswith("Korvo") else "Vellora"
-        drafts.append(
-            _news(
-                at, rng.choice(news_kinds), lang, writer.fill(title, lang, brand), summary, writer
-            )
-        )
+        drafts.append(_headline(at, rng, writer, _news_kinds(kinds)))
     if "appstore" in kinds:
         for at in _poisson_times(start, t0, 0.35, rng, zone):
             lang = "es" if rng.random() < 0.75 else "en"
@@ -243,6 +228,35 @@ def _history(
                 )
             )
     return drafts
+
+
+def _everyday(
+    at: datetime, brand: str | None, rng: random.Random, writer: _Writer, social: Sequence[str]
+) -> dict[str, Any]:
+    """An everyday post about `brand` (or about no brand): complaint, praise, question or news."""
+    lang = _lang(rng)
+    b = bank()
+    if brand is None:
+        template = rng.choice(b["unbranded"][lang])
+    else:
+        mix = VELLORA_MIX if brand == "Vellora" else KORVO_MIX
+        template = rng.choice(b[brand.lower()][_pick(mix, rng)][lang])
+    text = writer.fill(template, lang, brand)
+    return _post(at, _social_kind(lang, social, rng), lang, text, writer, "")
+
+
+def _news_kinds(kinds: Collection[str]) -> list[str]:
+    return [k for k in ("rss", "google_news") if k in kinds] or ["rss"]
+
+
+def _headline(
+    at: datetime, rng: random.Random, writer: _Writer, news_kinds: Sequence[str]
+) -> dict[str, Any]:
+    lang = _lang(rng)
+    title, summary = rng.choice(bank()["news"][lang])
+    brand = "Korvo" if title.startswith("Korvo") else "Vellora"
+    title, summary = writer.fill(title, lang, brand), writer.fill(summary, lang, brand)
+    return _news(at, rng.choice(news_kinds), lang, title, summary, writer)
 
 
 def _news(
@@ -273,8 +287,9 @@ def _incident(
     """The surge of the last two hours and the spreading thread with its news story."""
     incident = bank()["incident"]
     drafts: list[dict[str, Any]] = []
-    # The surge builds up: a dozen angry posts in the hour before last, thirty in the last one.
-    for count, begin, end in ((12, 120, 60), (30, 60, 0)):
+    # The surge builds up: fifteen angry posts in the hour before last, forty-five in the last
+    # one, so that any one social source alone already shows it as critical.
+    for count, begin, end in ((15, 120, 60), (45, 60, 0)):
         for _ in range(count):
             at = t0 - timedelta(minutes=rng.uniform(end, begin))
             drafts.append(_spike_post(at.replace(microsecond=0), rng, writer, social))
@@ -340,10 +355,14 @@ def _spike_post(
 
 
 def _trickle(
-    t0: datetime, rng: random.Random, writer: _Writer, social: Sequence[str], thread_kind: str
+    t0: datetime,
+    rng: random.Random,
+    writer: _Writer,
+    social: Sequence[str],
+    thread_kind: str,
+    news_kinds: Sequence[str],
 ) -> list[dict[str, Any]]:
     """Live items after the start: the incident fading out into the everyday mix."""
-    b = bank()
     replies = _reply_texts(random.Random(rng.random()))
     drafts: list[dict[str, Any]] = []
     moment = t0
@@ -359,13 +378,8 @@ def _trickle(
             drafts.append(_reply(at, next(replies), writer, thread_kind))
         elif roll < 0.75 * fading:
             drafts.append(_spike_post(at, rng, writer, social))
+        elif roll > 0.96:
+            drafts.append(_headline(at, rng, writer, news_kinds))
         else:
             brand = rng.choices(["Vellora", "Korvo", None], weights=[6, 2, 1])[0]
-            lang = _lang(rng)
-            if brand is None:
-                template = rng.choice(b["unbranded"][lang])
-            else:
-                mix = VELLORA_MIX if brand == "Vellora" else KORVO_MIX
-                template = rng.choice(b[brand.lower()][_pick(mix, rng)][lang])
-            text = writer.fill(template, lang, brand)
-            drafts.append(_post(at, _social_kind(lang, social, rng), lang, text, writer, ""))
+            drafts.append(_everyday(at, brand, rng, writer, social))

@@ -1,0 +1,160 @@
+"""The demo: its sample data, its local feeds read by the real collectors, and its alerts by e-mail."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from email import message_from_bytes
+from email.header import decode_header, make_header
+from pathlib import Path
+
+import httpx
+from sqlalchemy import text
+
+from collectors import REGISTRY
+from vigia.demo import demo_services, load_history
+from vigia.demo_feeds import RSS_PATH, DemoFeeds
+from vigia.demo_story import HISTORY, STORY, THREAD_ROOT, bank, build_timeline
+from vigia.pipeline import Runtime
+from vigia.scheduler import run_until_stopped
+
+T0 = datetime(2026, 3, 2, 10, 30, tzinfo=UTC)  # a Monday morning
+KNOWN_PLACEHOLDERS = {"marca", "producto", "ciudad", "dias", "pedido", "importe", "hora"}
+
+
+def _templates(node: object) -> list[str]:
+    if isinstance(node, str):
+        return [node]
+    if isinstance(node, list):
+        return [t for item in node for t in _templates(item)]
+    if isinstance(node, dict):
+        return [t for key, item in node.items() if key != "fill" for t in _templates(item)]
+    return []
+
+
+def test_sample_texts_use_only_known_placeholders() -> None:
+    texts = _templates(bank())
+    assert len(texts) > 300
+    used = {name for t in texts for name in re.findall(r"\{(\w+)\}", t)}
+    assert used <= KNOWN_PLACEHOLDERS
+
+
+def test_timeline_has_two_weeks_of_history_the_incident_and_a_live_trickle() -> None:
+    timeline = build_timeline(T0, set(REGISTRY))
+    history = [i for i in timeline.items if i.at <= T0]
+    # Two weeks back, in both languages, for both brands and for no brand at all.
+    assert min(i.at for i in history) < T0 - HISTORY + timedelta(hours=6)
+    assert {i.lang for i in history} == {"es", "en"}
+    texts = " ".join(i.text for i in history).casefold()
+    assert "vellora" in texts and "korvo" in texts
+    assert any(
+        "vellora" not in i.text.casefold() and "korvo" not in i.text.casefold() for i in history
+    )
+    # No template shows up as the same sentence again and again.
+    assert Counter(i.text for i in history).most_common(1)[0][1] <= 15
+    # The incident: the angry thread (replies accelerating) and its story on a second source.
+    root, story = timeline.by_key[THREAD_ROOT], timeline.by_key[STORY]
+    assert root.kind != story.kind and story.url and story.url in root.text
+    replies = [i for i in history if i.parent == THREAD_ROOT]
+    last_hour = sum(1 for i in replies if i.at > T0 - timedelta(hours=1))
+    assert last_hour >= 2 * (len(replies) - last_hour) > 0
+    # Items keep coming after the start, and nothing is in the future of what is served.
+    assert sum(1 for i in timeline.items if T0 < i.at <= T0 + timedelta(minutes=5)) >= 10
+    assert timeline.released("rss", T0) == [i for i in history if i.kind == "rss"]
+
+
+def test_rss_route_releases_items_as_their_time_comes_and_answers_304() -> None:
+    now = [T0]
+    timeline = build_timeline(T0, {"rss", "mastodon"})
+    with DemoFeeds(timeline, clock=lambda: now[0]) as feeds, httpx.Client() as client:
+        first = client.get(feeds.base_url + RSS_PATH)
+        assert first.status_code == 200 and first.text.count("<item>") == len(
+            timeline.released("rss", T0)
+        )
+        etag = first.headers["ETag"]
+        assert (
+            client.get(feeds.base_url + RSS_PATH, headers={"If-None-Match": etag}).status_code
+            == 304
+        )
+        now[0] = T0 + timedelta(minutes=30)
+        later = client.get(feeds.base_url + RSS_PATH, headers={"If-None-Match": etag})
+        assert later.status_code == 200 and later.text.count("<item>") > first.text.count("<item>")
+
+
+def _subject(raw: bytes) -> str:
+    return str(make_header(decode_header(message_from_bytes(raw)["Subject"] or "")))
+
+
+def _wait(condition, timeout: float = 40.0) -> bool:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.5)
+    return condition()
+
+
+def test_demo_pipeline_stores_mentions_and_raises_each_alert_once_by_email(tmp_path: Path) -> None:
+    with demo_services(tmp_path) as (settings, feeds, inbox):
+        rt = Runtime.build(settings)
+        load_history(rt)
+        stop = threading.Event()
+        runner = threading.Thread(target=run_until_stopped, args=(rt, stop))
+        runner.start()
+        try:
+
+            def rules() -> Counter[str]:
+                with rt.engine.connect() as conn:
+                    return Counter(r for (r,) in conn.execute(text("SELECT rule FROM alerts")))
+
+            assert _wait(lambda: {"negative_spike", "spreading_thread"} <= set(rules())), rules()
+            # Let the fastest source poll a few more times: the crisis goes on, no new alert.
+            fastest = min(s.interval for s in settings.sources).total_seconds()
+            time.sleep(2 * fastest + 1)
+            alert_counts = rules()
+        finally:
+            stop.set()
+            runner.join(timeout=30)
+        with rt.engine.connect() as conn:
+            per_source = dict(
+                conn.execute(text("SELECT source, count(*) FROM mentions GROUP BY source")).all()
+            )
+            scored = {
+                lang: n
+                for lang, n in conn.execute(
+                    text(
+                        "SELECT language, count(*) FROM mentions WHERE compound IS NOT NULL "
+                        "AND sentiment IS NOT NULL GROUP BY language"
+                    )
+                )
+            }
+            topics = conn.execute(
+                text("SELECT count(*) FROM mentions WHERE topics IS NOT NULL")
+            ).scalar()
+            unbranded = conn.execute(
+                text("SELECT count(*) FROM mentions WHERE brand IS NULL")
+            ).scalar()
+            brands = {b for (b,) in conn.execute(text("SELECT DISTINCT brand FROM mentions"))}
+        rt.close()
+        received = [
+            (_subject(p.read_bytes()), message_from_bytes(p.read_bytes())["To"])
+            for p in inbox.received
+        ]
+
+    # Every configured source served and stored mentions; several kinds of source.
+    assert set(per_source) == {s.name for s in settings.sources}
+    assert all(n > 0 for n in per_source.values())
+    assert len({s.type for s in settings.sources}) >= min(3, len(REGISTRY))
+    # Spanish and English, both scored; topics found; both brands and unbranded items.
+    assert scored.get("es", 0) > 100 and scored.get("en", 0) > 30
+    assert topics and topics > 100
+    assert {"Vellora", "Korvo", None} <= brands and unbranded
+    # One alert per rule, e-mailed once to each address it goes to.
+    assert alert_counts == Counter({"negative_spike": 1, "spreading_thread": 1})
+    assert len(received) == len(set(received)) >= 2
+    assert any("Vellora" in s for s, _ in received)
+    assert {to for _, to in received} >= {"comunidad@vellora.example"}
+    assert len({s for s, _ in received}) == 2
