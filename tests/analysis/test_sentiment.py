@@ -137,3 +137,17 @@ def test_thresholds_are_validated_and_defaults_cover_both_languages() -> None:
     with pytest.raises(ValueError):
         Thresholds(negative=0.5, positive=0.1)
     assert set(DEFAULT_THRESHOLDS) >= {"en", "es"}
+
+
+def test_lexicon_file_is_ours_well_formed_and_inside_the_package() -> None:
+    from analysis.sentiment_es import LEXICON_PATH
+
+    assert LEXICON_PATH.parent.name == "data" and LEXICON_PATH.parent.parent.name == "analysis"
+    lines = LEXICON_PATH.read_text(encoding="utf-8").splitlines()
+    assert "Licence: MIT" in lines[0]
+    entries = [line.split("\t") for line in lines if line and not line.startswith("#")]
+    terms = [e[0] for e in entries]
+    assert len(terms) > 2000
+    assert len(set(terms)) == len(terms)
+    assert all(-4.0 <= float(e[1]) <= 4.0 for e in entries)
+    assert all(e[2] == "vigia" or e[2].startswith("vader:") for e in entries)
