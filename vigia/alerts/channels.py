@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 from email.generator import BytesGenerator
@@ -92,22 +93,18 @@ def deliver_due(rt: Runtime, channels: Iterable[str] = IMMEDIATE) -> list[Attemp
     emails = [d for d in claimed if d.channel == "email" and d.alert_id in rendered]
     attempts += _send_email_batch(rt, emails, alerts, rendered)
     for delivery in claimed:
-        if delivery in emails:
-            continue
         alert = alerts.get(delivery.alert_id)
-        if alert is None:
+        if delivery in emails or alert is None:
             continue
-        error = _send_one(rt.settings, delivery, alert, rendered[alert.id])
-        if error == _DROP:
+        if delivery.channel != "outbox" and _hook(rt.settings, delivery.recipient) is None:
+            # The webhook left config.yaml: nobody to send to, ever. Keep the row as a record.
             with rt.engine.begin() as conn:
                 drop_delivery(conn, delivery.id, now, f"{delivery.recipient}: no longer configured")
             continue
+        error = _send_one(rt.settings, delivery, alert, rendered[alert.id])
         _record(rt, delivery, error)
         attempts.append(Attempt(delivery, error))
     return attempts
-
-
-_DROP = "\x00drop"
 
 
 def _render(settings: Settings, alert: AlertRow) -> Rendered:
@@ -151,9 +148,8 @@ def _send_one(
 ) -> str | None:
     if delivery.channel == "outbox":
         return write_outbox(Path(delivery.recipient), alert, message, delivery, settings)
-    hook = next((h for h in settings.alerts.webhooks if h.name == delivery.recipient), None)
-    if hook is None:
-        return _DROP
+    hook = _hook(settings, delivery.recipient)
+    assert hook is not None
     url = hook.resolved_url
     if url is None:
         return f"webhook {hook.name}: no URL; set url in config.yaml or {hook.env_name}"
@@ -226,7 +222,12 @@ def notify_apprise(
 ) -> str | None:
     """Send through Apprise (Slack, Telegram, Teams …); None when it reports success."""
     notifier = apprise.Apprise()
-    if not notifier.add(url):
+    with warnings.catch_warnings():
+        # Apprise loads its plugins on first use; its PGP helper imports the stdlib `imghdr`,
+        # deprecated since Python 3.11 (a DeprecationWarning that is none of our users' business).
+        warnings.filterwarnings("ignore", "'imghdr' is deprecated", DeprecationWarning)
+        added = notifier.add(url)
+    if not added:
         return f"apprise {name}: not a URL Apprise understands (scheme {urlsplit(url).scheme}://)"
     problems: list[str] = []
     result = notifier.notify(
@@ -268,6 +269,10 @@ def write_outbox(
     except OSError as exc:
         return f"outbox {folder}: {exc.strerror or exc}"
     return None
+
+
+def _hook(settings: Settings, name: str) -> WebhookConfig | None:
+    return next((h for h in settings.alerts.webhooks if h.name == name), None)
 
 
 def _channel_of(hook: WebhookConfig) -> str:

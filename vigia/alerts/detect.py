@@ -369,7 +369,10 @@ def _thread_finding(
         and (p.thread_id == thread.thread_id or p.source_id == thread.thread_id)
         and thread.window_start <= utc(p.published) < thread.window_end
     ]
-    inside.sort(key=lambda p: (p.compound if p.compound is not None else 0.0, p.source_id))
+    # Most negative first, the newest among equals (as for spikes).
+    inside.sort(
+        key=lambda p: (p.compound if p.compound is not None else 0.0, -utc(p.published).timestamp())
+    )
     evidence = {
         **thread.evidence,
         "brand": brand,
