@@ -114,7 +114,8 @@ def poll_source(rt: Runtime, source: SourceConfig, force: bool = False) -> PollR
     try:
         for batch in _batches(rt.collector(source).fetch(state), BATCH_SIZE):
             _store(rt, source.name, batch, report)
-            if rt.stopping.is_set():
+            # A short batch was the source's last: the poll is complete, so it succeeds.
+            if rt.stopping.is_set() and len(batch) == BATCH_SIZE:
                 raise CollectorError("stopped before the source was read to the end")
     except CollectorError as exc:
         _record_failure(rt, source, exc, health.consecutive_failures, report)
