@@ -1,1 +1,1 @@
-"""Dashboard pages, one file each."""
+"""Dashboard pages, one file each (not named `pages/`: see dashboard/app.py)."""

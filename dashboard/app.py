@@ -1,0 +1,107 @@
+"""Vigía's Streamlit entry point: page config, the shared sidebar filters and the navigation."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import streamlit as st
+
+from dashboard import data
+from vigia.config import ConfigError
+
+REFRESH_SECONDS = 30
+
+st.set_page_config(page_title="Vigía", page_icon="📡", layout="wide")
+
+# The page files live in views/, not pages/: a folder named `pages` beside the entry script
+# switches Streamlit to its legacy multipage mode for the first run of a process, so a deep
+# link such as /alerts opened after a restart ran the page alone, without this sidebar.
+pages = st.navigation(
+    [
+        st.Page(
+            "views/overview.py",
+            title="Tendencias (Overview)",
+            icon=":material/monitoring:",
+            default=True,
+        ),
+        st.Page(
+            "views/alerts.py", title="Alertas (Alerts)", icon=":material/notifications_active:"
+        ),
+        st.Page("views/mentions.py", title="Menciones (To answer)", icon=":material/forum:"),
+        st.Page("views/sources.py", title="Fuentes (Sources)", icon=":material/sensors:"),
+    ]
+)
+
+try:
+    settings = data.settings()
+except ConfigError as exc:
+    st.error(f"La configuración no es válida (invalid configuration): {data.config_path()}")
+    st.code(str(exc), language=None)
+    st.stop()
+
+
+@st.fragment(run_every=REFRESH_SECONDS)
+def watch_for_new_data() -> None:
+    """Rerun the whole app when new mentions, alerts or polls are stored, so the demo looks live."""
+    version = data.data_version()
+    previous = st.session_state.get("vigia_data_version")
+    st.session_state["vigia_data_version"] = version
+    if previous is not None and previous != version:
+        data.refresh()
+        st.rerun()
+    now = datetime.now(UTC).astimezone(data.zone())
+    st.caption(f"Actualizado {now:%H:%M:%S} · se refresca cada {REFRESH_SECONDS} s")
+
+
+options = data.filter_options()
+with st.sidebar:
+    st.markdown("## :material/radar: Vigía")
+    st.caption("Monitor de reputación (reputation monitor)")
+    brand_choices = options["brands"] + ([data.ALL] if len(options["brands"]) > 1 else [])
+    brand = st.selectbox(
+        "Marca (brand)",
+        brand_choices,
+        format_func=lambda b: "Todas las marcas" if b == data.ALL else b,
+        key="filter_brand",
+    )
+    period = st.selectbox(
+        "Periodo (period)",
+        list(data.PERIODS),
+        index=1,
+        format_func=lambda p: data.PERIODS[p][0],
+        key="filter_period",
+    )
+    languages = st.multiselect(
+        "Idioma (language)",
+        options["languages"],
+        format_func=data.language_label,
+        placeholder="Todos",
+        key="filter_languages",
+    )
+    sources = st.multiselect(
+        "Fuente (source)", options["sources"], placeholder="Todas", key="filter_sources"
+    )
+    topics = st.multiselect(
+        "Tema (topic)",
+        options["topics"],
+        format_func=data.topic_label,
+        placeholder="Todos",
+        key="filter_topics",
+        help="Filtra el desglose de temas y la lista de menciones.",
+    )
+    st.divider()
+    watch_for_new_data()
+    st.caption(f"Zona horaria: {settings.timezone}")
+
+data.set_filters(
+    data.Filters(
+        brands=() if brand == data.ALL else (brand,),
+        period=period,
+        end=data.period_end(),
+        sources=tuple(sources),
+        languages=tuple(languages),
+        topics=tuple(topics),
+    )
+)
+
+pages.run()

@@ -1,0 +1,669 @@
+"""The dashboard's one data module: settings, engine, shared filters and cached DataFrames.
+
+Pages call only this module; the SQL lives in vigia.storage.reads. Queries are cached for
+`TTL` seconds, and the sidebar's watcher clears the cache as soon as new data is stored.
+Times leave this module as naive wall-clock times in the configuration's time zone.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+import streamlit as st
+from sqlalchemy import Engine
+
+from vigia.config import Settings, load_settings
+from vigia.storage import open_engine, reads
+from vigia.storage.alerts import AlertRow, Delivery, deliveries_of, list_alerts
+from vigia.storage.sources import SourceHealth, all_health
+
+CONFIG_ENV = "VIGIA_CONFIG"
+TTL = 30
+FILTERS_KEY = "vigia_filters"
+ALL = "__all__"
+
+PERIODS: dict[str, tuple[str, timedelta]] = {
+    "24h": ("Últimas 24 horas", timedelta(hours=24)),
+    "7d": ("Últimos 7 días", timedelta(days=7)),
+    "30d": ("Últimos 30 días", timedelta(days=30)),
+    "90d": ("Últimos 90 días", timedelta(days=90)),
+}
+LANGUAGE_NAMES = {
+    "es": "Español",
+    "en": "English",
+    "pt": "Português",
+    "ca": "Català",
+    "fr": "Français",
+    "it": "Italiano",
+    "de": "Deutsch",
+    "": "Sin detectar (unknown)",
+}
+RULE_NAMES = {
+    "negative_spike": "Pico de menciones negativas (negative spike)",
+    "spreading_thread": "Hilo negativo que se propaga (spreading thread)",
+    "source_unhealthy": "Fuente con fallos (source unhealthy)",
+}
+SEVERITIES = {"critical": ("Crítica (critical)", "red"), "warning": ("Aviso (warning)", "orange")}
+STATES = {"open": "Abierta", "acknowledged": "Reconocida", "resolved": "Resuelta"}
+EVIDENCE_LABELS = {
+    "negative": "Negativas",
+    "expected": "Esperadas",
+    "negative_previous": "Negativas (ventana anterior)",
+    "share": "% negativas",
+    "baseline_share": "% habitual",
+    "z": "Desviación (z)",
+    "engagement": "Interacciones",
+    "engagement_previous": "Interacciones (ventana anterior)",
+    "distinct_authors": "Autores distintos",
+    "total": "Menciones",
+    "posts": "Publicaciones",
+    "long_negative": "Negativas (ventana larga)",
+    "long_expected": "Esperadas (ventana larga)",
+    "long_z": "z (ventana larga)",
+    "long_window_hours": "Ventana larga (h)",
+    "baseline_samples": "Muestras de referencia",
+}
+_SHARES = {"share", "baseline_share"}
+SENTIMENT_COLORS = {"negative": "#d94841", "neutral": "#9aa5b1", "positive": "#2f9e6f"}
+SENTIMENT_NAMES = {"negative": "Negativas", "neutral": "Neutras", "positive": "Positivas"}
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    """What the sidebar selected; empty tuples mean "all". `end` is a naive-UTC hour boundary."""
+
+    brands: tuple[str, ...]
+    period: str
+    end: datetime
+    sources: tuple[str, ...] = ()
+    languages: tuple[str, ...] = ()
+    topics: tuple[str, ...] = ()
+
+    @property
+    def span(self) -> timedelta:
+        return PERIODS[self.period][1]
+
+    @property
+    def start(self) -> datetime:
+        return self.end - self.span
+
+    @property
+    def previous_start(self) -> datetime:
+        return self.start - self.span
+
+    @property
+    def default_granularity(self) -> str:
+        return "hour" if self.span <= timedelta(hours=48) else "day"
+
+
+# --- settings, engine, filters ----------------------------------------------------------------
+
+
+def config_path() -> Path:
+    return Path(os.environ.get(CONFIG_ENV, "config.yaml")).resolve()
+
+
+@st.cache_resource(show_spinner=False)
+def _open(path: str) -> tuple[Settings, Engine]:
+    settings = load_settings(Path(path))
+    return settings, open_engine(settings.resolved_database_url)
+
+
+def settings() -> Settings:
+    """The validated configuration (raises vigia.config.ConfigError when it is wrong)."""
+    return _open(str(config_path()))[0]
+
+
+def engine() -> Engine:
+    return _open(str(config_path()))[1]
+
+
+def zone() -> ZoneInfo:
+    return ZoneInfo(settings().timezone)
+
+
+def period_end(now: datetime | None = None) -> datetime:
+    """The next full UTC hour: rollups are hourly, and a stable end keeps the cache warm."""
+    moment = (now or datetime.now(UTC)).astimezone(UTC).replace(tzinfo=None)
+    return moment.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+
+
+def default_filters() -> Filters:
+    return Filters(brands=(settings().brands[0].name,), period="7d", end=period_end())
+
+
+def current_filters() -> Filters:
+    """The sidebar's selection (set by app.py on every run), or the defaults."""
+    found = st.session_state.get(FILTERS_KEY)
+    return found if isinstance(found, Filters) else default_filters()
+
+
+def set_filters(filters: Filters) -> None:
+    st.session_state[FILTERS_KEY] = filters
+
+
+def filter_options() -> dict[str, list[str]]:
+    """Brands, sources, languages and topics to offer: the configured ones, then any stored."""
+    config = settings()
+    stored = _dimension_values(str(config_path()))
+    configured = {
+        "brands": [b.name for b in config.brands],
+        "sources": [s.name for s in config.sources],
+        "languages": list(config.analysis.languages),
+        "topics": list(config.topics),
+    }
+    return {
+        name: list(dict.fromkeys([*configured[name], *stored.get(name, [])])) for name in configured
+    }
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def _dimension_values(path: str) -> dict[str, list[str]]:
+    with engine().connect() as conn:
+        return reads.dimension_values(conn)
+
+
+def data_version() -> tuple[Any, ...]:
+    """Uncached: what the watcher compares to notice new mentions, alerts or polls."""
+    with engine().connect() as conn:
+        return reads.data_version(conn)
+
+
+def refresh() -> None:
+    """Forget cached query results, so the next run reads the database again."""
+    st.cache_data.clear()
+
+
+# --- labels and formatting ---------------------------------------------------------------------
+
+
+def to_local(values: pd.Series, tz: ZoneInfo | None = None) -> pd.Series:
+    """Naive-UTC datetimes as naive wall-clock times in the configuration's time zone."""
+    stamps = pd.to_datetime(values)
+    return stamps.dt.tz_localize("UTC").dt.tz_convert(tz or zone()).dt.tz_localize(None)
+
+
+def local_time(moment: datetime | None, fmt: str = "%d/%m/%Y %H:%M") -> str:
+    """One stored (naive-UTC) moment, formatted in the configuration's time zone."""
+    if moment is None or pd.isna(moment):
+        return "—"
+    if not isinstance(moment, datetime):
+        moment = pd.Timestamp(moment).to_pydatetime()
+    return moment.replace(tzinfo=UTC).astimezone(zone()).strftime(fmt)
+
+
+def topic_label(topic: str) -> str:
+    return topic.replace("_", " ").replace("-", " ").capitalize()
+
+
+def language_label(code: str) -> str:
+    return LANGUAGE_NAMES.get(code, code)
+
+
+def period_label(filters: Filters) -> str:
+    last = filters.end - timedelta(seconds=1)
+    return (
+        f"{PERIODS[filters.period][0]}: {local_time(filters.start)} – {local_time(last, '%d/%m/%Y %H:%M')}"
+        f" ({settings().timezone})"
+    )
+
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~$:>])")
+
+
+def md_escape(text: str) -> str:
+    """`text` shown literally in st.markdown: no links, emphasis, HTML, math or directives."""
+    return _MD_SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
+
+
+def safe_url(url: str) -> str | None:
+    """`url` if it is a plain http(s) link that can sit inside a markdown link, else None."""
+    url = str(url).strip()
+    if not re.match(r"^https?://[^\s]+$", url, re.IGNORECASE):
+        return None
+    return url.replace("(", "%28").replace(")", "%29")
+
+
+# --- trends (rollups only) ---------------------------------------------------------------------
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def _rollup_series(
+    path: str,
+    start: datetime,
+    end: datetime,
+    brands: tuple[str, ...],
+    sources: tuple[str, ...],
+    languages: tuple[str, ...],
+) -> pd.DataFrame:
+    with engine().connect() as conn:
+        return reads.rollup_series(conn, start, end, brands, sources, languages)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def _rollup_totals(
+    path: str,
+    start: datetime,
+    end: datetime,
+    brands: tuple[str, ...],
+    sources: tuple[str, ...],
+    languages: tuple[str, ...],
+) -> dict[str, float]:
+    with engine().connect() as conn:
+        return reads.rollup_totals(conn, start, end, brands, sources, languages)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def _topic_series(
+    path: str, start: datetime, end: datetime, brands: tuple[str, ...], topics: tuple[str, ...]
+) -> pd.DataFrame:
+    with engine().connect() as conn:
+        return reads.topic_series(conn, start, end, brands, topics)
+
+
+def trend_rows(f: Filters) -> pd.DataFrame:
+    """Hourly rollup rows of the period with a `bucket` column left for `buckets` to fill."""
+    return _rollup_series(str(config_path()), f.start, f.end, f.brands, f.sources, f.languages)
+
+
+def _bucket_index(f: Filters, granularity: str) -> pd.DatetimeIndex:
+    """Every local hour or day of the period, so quiet buckets show as zero, not as a gap."""
+    hours = pd.Series(pd.date_range(f.start, f.end, freq="h", inclusive="left"))
+    local = to_local(hours).dt.floor("h" if granularity == "hour" else "D")
+    return pd.DatetimeIndex(local.drop_duplicates().sort_values(), name="bucket")
+
+
+def _with_bucket(rows: pd.DataFrame, granularity: str) -> pd.DataFrame:
+    return rows.assign(
+        bucket=to_local(rows["hour"]).dt.floor("h" if granularity == "hour" else "D")
+    )
+
+
+def trend(f: Filters, granularity: str) -> pd.DataFrame:
+    """Per local hour or day: mentions, negative/neutral/positive, avg_sentiment, negative_share."""
+    rows = trend_rows(f)
+    index = _bucket_index(f, granularity)
+    counts = ["mentions", "negative", "neutral", "positive", "scored", "compound_sum"]
+    if rows.empty:
+        grouped = pd.DataFrame(0.0, index=index, columns=counts)
+    else:
+        grouped = (
+            _with_bucket(rows, granularity)
+            .groupby("bucket")[counts]
+            .sum()
+            .reindex(index, fill_value=0)
+        )
+    grouped["avg_sentiment"] = grouped["compound_sum"] / grouped["scored"].where(
+        grouped["scored"] > 0
+    )
+    grouped["negative_share"] = (
+        100 * grouped["negative"] / grouped["mentions"].where(grouped["mentions"] > 0)
+    )
+    return grouped
+
+
+def split_by(
+    f: Filters, dimension: str, granularity: str, measure: str = "mentions"
+) -> pd.DataFrame:
+    """`measure` per local bucket, one column per value of `dimension` (source or language)."""
+    rows = trend_rows(f)
+    index = _bucket_index(f, granularity)
+    if rows.empty:
+        return pd.DataFrame(index=index)
+    rows = _with_bucket(rows, granularity)
+    if dimension == "language":
+        rows["language"] = rows["language"].map(language_label)
+    table = rows.pivot_table(
+        index="bucket", columns=dimension, values=measure, aggfunc="sum", fill_value=0
+    )
+    table.columns.name = None
+    return table.reindex(index, fill_value=0)
+
+
+def breakdown(f: Filters, dimension: str) -> pd.DataFrame:
+    """Per source or language over the period: mentions, negative %, average sentiment."""
+    rows = trend_rows(f)
+    if rows.empty:
+        return pd.DataFrame(columns=["Menciones", "% negativas", "Sentimiento"])
+    totals = rows.groupby(dimension)[["mentions", "negative", "scored", "compound_sum"]].sum()
+    table = pd.DataFrame(
+        {
+            "Menciones": totals["mentions"].astype(int),
+            "% negativas": 100
+            * totals["negative"]
+            / totals["mentions"].where(totals["mentions"] > 0),
+            "Sentimiento": totals["compound_sum"] / totals["scored"].where(totals["scored"] > 0),
+        }
+    ).sort_values("Menciones", ascending=False)
+    if dimension == "language":
+        table.index = table.index.map(language_label)
+    table.index.name = "Fuente" if dimension == "source" else "Idioma"
+    return table
+
+
+@dataclass(frozen=True, slots=True)
+class Kpis:
+    """The period's headline numbers, and the same for the period before it."""
+
+    mentions: int
+    negative_share: float | None
+    avg_sentiment: float | None
+    previous_mentions: int
+    previous_negative_share: float | None
+    previous_avg_sentiment: float | None
+
+
+def _shares(totals: dict[str, float]) -> tuple[int, float | None, float | None]:
+    mentions = int(totals["mentions"])
+    share = 100 * totals["negative"] / mentions if mentions else None
+    average = totals["compound_sum"] / totals["scored"] if totals["scored"] else None
+    return mentions, share, average
+
+
+def kpis(f: Filters) -> Kpis:
+    path = str(config_path())
+    current = _rollup_totals(path, f.start, f.end, f.brands, f.sources, f.languages)
+    before = _rollup_totals(path, f.previous_start, f.start, f.brands, f.sources, f.languages)
+    return Kpis(*_shares(current), *_shares(before))
+
+
+def topic_breakdown(f: Filters) -> pd.DataFrame:
+    """Per topic over the period: mentions, negative, negative %; most negative first."""
+    rows = _topic_series(str(config_path()), f.start, f.end, f.brands, f.topics)
+    if rows.empty:
+        return pd.DataFrame(columns=["Tema", "Menciones", "Negativas", "% negativas"])
+    totals = rows.groupby("topic")[["mentions", "negative"]].sum()
+    table = pd.DataFrame(
+        {
+            "Tema": [topic_label(t) for t in totals.index],
+            "Menciones": totals["mentions"].astype(int).to_numpy(),
+            "Negativas": totals["negative"].astype(int).to_numpy(),
+            "% negativas": (100 * totals["negative"] / totals["mentions"]).to_numpy(),
+        }
+    )
+    return table.sort_values(["Negativas", "Menciones"], ascending=False).reset_index(drop=True)
+
+
+def topic_trend(f: Filters, granularity: str) -> pd.DataFrame:
+    """Negative mentions per local bucket, one column per topic."""
+    rows = _topic_series(str(config_path()), f.start, f.end, f.brands, f.topics)
+    index = _bucket_index(f, granularity)
+    if rows.empty:
+        return pd.DataFrame(index=index)
+    rows = _with_bucket(rows, granularity).assign(topic=lambda r: r["topic"].map(topic_label))
+    table = rows.pivot_table(
+        index="bucket", columns="topic", values="negative", aggfunc="sum", fill_value=0
+    )
+    table.columns.name = None
+    return table.reindex(index, fill_value=0)
+
+
+# --- mentions ----------------------------------------------------------------------------------
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def _latest_mentions(
+    path: str,
+    f: tuple[Any, ...],
+    search: str,
+    negative_only: bool,
+    limit: int,
+) -> pd.DataFrame:
+    start, end, brands, sources, languages, topics = f
+    with engine().connect() as conn:
+        return reads.latest_mentions(
+            conn, start, end, brands, sources, languages, topics, search, negative_only, limit
+        )
+
+
+def mentions(
+    f: Filters, search: str = "", negative_only: bool = True, limit: int = 200
+) -> pd.DataFrame:
+    """The newest mentions that pass the filters, newest first, times in the local zone."""
+    key = (f.start, f.end, f.brands, f.sources, f.languages, f.topics)
+    rows = _latest_mentions(str(config_path()), key, search, negative_only, limit)
+    rows = rows.copy()
+    rows["published_at"] = (
+        to_local(rows["published_at"]) if not rows.empty else rows["published_at"]
+    )
+    rows["topics"] = (
+        rows["topics"].fillna("").map(lambda t: ", ".join(topic_label(x) for x in t.split()))
+    )
+    rows["language"] = rows["language"].fillna("")
+    # Only plain http(s) links become clickable: a stored `javascript:` URL must never run.
+    rows["url"] = rows["url"].map(safe_url)
+    engagement = rows[["reply_count", "repost_count", "like_count", "score"]].fillna(0)
+    rows["engagement"] = engagement.sum(axis=1).astype(int)
+    return rows
+
+
+# --- alerts ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AlertView:
+    """One stored alert, ready to show."""
+
+    id: int
+    rule: str
+    kind: str
+    brand: str | None
+    subject: str | None
+    severity: str
+    state: str
+    window: str
+    opened: str
+    updated: str
+    numbers: dict[str, str]
+    links: list[tuple[str, str]]
+    evidence: dict[str, Any]
+    deliveries: str | None
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def _alert_rows(path: str, states: tuple[str, ...], brands: tuple[str, ...]) -> list[AlertRow]:
+    with engine().connect() as conn:
+        found = list_alerts(conn, states=states or None, limit=500)
+    # Operator alerts (a failing source) have no brand and concern every brand.
+    return [a for a in found if not brands or a.brand is None or a.brand in brands]
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def _deliveries(path: str, alert_id: int) -> list[Delivery]:
+    with engine().connect() as conn:
+        return deliveries_of(conn, alert_id)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def _window_negatives(path: str, brand: str, start: datetime, end: datetime) -> pd.DataFrame:
+    with engine().connect() as conn:
+        return reads.window_negatives(conn, brand, start, end)
+
+
+def _urls(value: Any) -> Iterator[str]:
+    """Every http(s) URL anywhere in the evidence, in order."""
+    if isinstance(value, str):
+        if safe_url(value):
+            yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _urls(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _urls(item)
+
+
+def _ordered_numbers(evidence: dict[str, Any]) -> dict[str, str]:
+    """The evidence's numbers, labelled, the headline ones (EVIDENCE_LABELS order) first."""
+    keys = [k for k in EVIDENCE_LABELS if k in evidence] + [
+        k for k in evidence if k not in EVIDENCE_LABELS
+    ]
+    numbers = {
+        EVIDENCE_LABELS.get(key, key.replace("_", " ")): shown
+        for key in keys
+        if (shown := _number(key, evidence[key])) is not None
+    }
+    sources = evidence.get("sources")
+    if isinstance(sources, list) and sources:
+        numbers["Fuentes"] = ", ".join(str(s) for s in sources)
+    return numbers
+
+
+def _number(key: str, value: Any) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if key in _SHARES:
+        return f"{100 * value:.1f} %"
+    return f"{value:,.0f}".replace(",", ".") if float(value).is_integer() else f"{value:.2f}"
+
+
+def alerts(f: Filters, states: Sequence[str]) -> list[AlertView]:
+    """Alerts in `states` for the selected brands (and operator alerts), newest first."""
+    views = []
+    for row in _alert_rows(str(config_path()), tuple(states), f.brands):
+        links = [(url, url) for url in dict.fromkeys(_urls(row.evidence))]
+        if row.brand and row.rule == "negative_spike":
+            top = _window_negatives(str(config_path()), row.brand, row.window_start, row.window_end)
+            links += [(r.url, r.text) for r in top.itertuples() if safe_url(r.url)]
+        views.append(
+            AlertView(
+                id=row.id,
+                rule=row.rule,
+                kind=RULE_NAMES.get(row.rule, row.rule.replace("_", " ")),
+                brand=row.brand,
+                subject=row.subject,
+                severity=row.severity,
+                state=row.state.value,
+                window=f"{local_time(row.window_start)} – {local_time(row.window_end, '%H:%M')}",
+                opened=local_time(row.opened_at),
+                updated=local_time(row.updated_at),
+                numbers=_ordered_numbers(row.evidence),
+                links=links,
+                evidence=row.evidence,
+                deliveries=_delivery_summary(_deliveries(str(config_path()), row.id)),
+            )
+        )
+    return views
+
+
+def _delivery_summary(deliveries: list[Delivery]) -> str | None:
+    """How the notifications of an alert went, so a failed e-mail is visible, not silent."""
+    if not deliveries:
+        return None
+    sent = sum(d.ok for d in deliveries)
+    summary = f"Avisos enviados (notifications sent): {sent}/{len(deliveries)}"
+    failed = [d for d in deliveries if not d.ok and d.error]
+    if failed:
+        last = failed[-1]
+        summary += f" · fallo en {last.channel} a {last.recipient}: {last.error}"
+    return summary
+
+
+def open_alert_count(f: Filters) -> int:
+    return len(_alert_rows(str(config_path()), ("open",), f.brands))
+
+
+def change_alert_state(alert_id: int, state: str) -> None:
+    """Acknowledge or resolve an alert (the one write the dashboard makes), then re-read."""
+    from vigia.storage.alerts import set_alert_state
+
+    with engine().begin() as conn:
+        set_alert_state(conn, alert_id, state, datetime.now(UTC))
+    refresh()
+
+
+# --- sources -----------------------------------------------------------------------------------
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def _health(path: str) -> list[SourceHealth]:
+    with engine().connect() as conn:
+        return all_health(conn)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def _activity(path: str, since: datetime) -> pd.DataFrame:
+    with engine().connect() as conn:
+        return reads.source_activity(conn, since)
+
+
+STATUS_OK = "OK"
+STATUS_FAILING = "Con errores (failing)"
+STATUS_STALE = "Sin éxito reciente (stale)"
+STATUS_UNHEALTHY = "No saludable (unhealthy)"
+STATUS_PENDING = "Pendiente (not polled yet)"
+STATUS_DISABLED = "Desactivada (disabled)"
+STATUS_UNCONFIGURED = "No configurada (not in config)"
+# Cell colours of the status column: green fine, amber watch it, red act now, grey idle.
+STATUS_COLORS = {
+    STATUS_OK: "#d3f0e0",
+    STATUS_FAILING: "#fdf0c4",
+    STATUS_STALE: "#fde0c2",
+    STATUS_UNHEALTHY: "#f8cfcc",
+    STATUS_PENDING: "#eceff3",
+    STATUS_DISABLED: "#eceff3",
+    STATUS_UNCONFIGURED: "#eceff3",
+}
+
+
+def source_health(now: datetime | None = None) -> pd.DataFrame:
+    """One row per configured (or stored) source with its health, times in the local zone."""
+    config = settings()
+    now = now or datetime.now(UTC)
+    path = str(config_path())
+    stored = {h.source: h for h in _health(path)}
+    since = period_end(now) - timedelta(hours=24)
+    activity = _activity(path, since).set_index("source")["mentions"].to_dict()
+    unhealthy_after = config.http.unhealthy_after
+    rows = []
+    for name in dict.fromkeys([*(s.name for s in config.sources), *stored]):
+        health = stored.get(name, SourceHealth(source=name))
+        source = next((s for s in config.sources if s.name == name), None)
+        if source is None:
+            status = STATUS_UNCONFIGURED
+        elif not source.enabled:
+            status = STATUS_DISABLED
+        elif health.last_attempt_at is None:
+            status = STATUS_PENDING
+        elif health.consecutive_failures >= unhealthy_after:
+            status = STATUS_UNHEALTHY
+        elif health.is_stale(source.interval, now):
+            status = STATUS_STALE
+        elif health.consecutive_failures:
+            status = STATUS_FAILING
+        else:
+            status = STATUS_OK
+        rows.append(
+            {
+                "Fuente": name,
+                "Estado": status,
+                "Último éxito": local_time(health.last_success_at),
+                "Fallos seguidos": health.consecutive_failures,
+                "Último error": health.last_error or "",
+                "Menciones 24 h": int(activity.get(name, 0)),
+                "Omitidos": health.skipped_items,
+                "Tipo": source.type if source else "—",
+                "Marca": (source.brand or "todas") if source else "—",
+                "Intervalo": _duration(source.interval) if source else "—",
+                "Último intento": local_time(health.last_attempt_at),
+                "Error a las": local_time(health.last_error_at),
+                "Próximo intento": local_time(health.next_poll_at),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _duration(value: timedelta) -> str:
+    seconds = int(value.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size} {unit}"
+    return f"{seconds} s"

@@ -1,0 +1,101 @@
+"""Alertas: alerts with severity, kind, evidence and links, acknowledged or resolved from here."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import data
+
+VIEWS = {
+    "active": ("Activas", ("open", "acknowledged")),
+    "open": ("Abiertas", ("open",)),
+    "acknowledged": ("Reconocidas", ("acknowledged",)),
+    "resolved": ("Resueltas", ("resolved",)),
+    "all": ("Todas", ()),
+}
+STATE_BADGES = {"open": "red", "acknowledged": "blue", "resolved": "green"}
+HEADLINE = 5
+
+f = data.current_filters()
+st.title("Alertas (Alerts)")
+st.caption(
+    f"{', '.join(f.brands) or 'Todas las marcas'} · alertas de operación incluidas · "
+    f"horas en {data.settings().timezone}"
+)
+
+view = st.segmented_control(
+    "Mostrar (show)",
+    list(VIEWS),
+    format_func=lambda v: VIEWS[v][0],
+    default="active",
+    required=True,
+    key="alerts_view",
+)
+found = data.alerts(f, VIEWS[view][1])
+
+if not found:
+    st.success("No hay alertas en esta vista. (No alerts here.)", icon=":material/check_circle:")
+    st.stop()
+
+for alert in found:
+    severity, colour = data.SEVERITIES.get(alert.severity, (alert.severity, "gray"))
+    with st.container(border=True):
+        head, actions = st.columns([5, 1], vertical_alignment="top")
+        with head:
+            st.markdown(f"#### {data.md_escape(alert.kind)}")
+            with st.container(horizontal=True, gap="small"):
+                st.badge(severity, color=colour, icon=":material/warning:")
+                st.badge(
+                    data.STATES.get(alert.state, alert.state),
+                    color=STATE_BADGES.get(alert.state, "gray"),
+                )
+                st.badge(alert.brand or "Operación (operator)", color="gray")
+            st.caption(
+                f"Ventana (window) {alert.window} · abierta {alert.opened} · "
+                f"actualizada {alert.updated}"
+            )
+        with actions:
+            if alert.state == "open":
+                st.button(
+                    "Reconocer",
+                    key=f"ack-{alert.id}",
+                    help="Acknowledge: seguimos la crisis sin más avisos",
+                    icon=":material/done:",
+                    on_click=data.change_alert_state,
+                    args=(alert.id, "acknowledged"),
+                    width="stretch",
+                )
+            if alert.state != "resolved":
+                st.button(
+                    "Resolver",
+                    key=f"resolve-{alert.id}",
+                    help="Resolve: la crisis ha terminado",
+                    icon=":material/done_all:",
+                    on_click=data.change_alert_state,
+                    args=(alert.id, "resolved"),
+                    width="stretch",
+                )
+            else:
+                st.button(
+                    "Reabrir",
+                    key=f"reopen-{alert.id}",
+                    help="Reopen",
+                    icon=":material/undo:",
+                    on_click=data.change_alert_state,
+                    args=(alert.id, "open"),
+                    width="stretch",
+                )
+        headline = list(alert.numbers.items())[:HEADLINE]
+        for column, (label, value) in zip(st.columns(HEADLINE), headline, strict=False):
+            column.metric(label, value)
+        if alert.links:
+            st.markdown(
+                "\n".join(
+                    f"- [{data.md_escape(text[:160])}]({data.safe_url(url)})"
+                    for url, text in alert.links
+                )
+            )
+        if alert.deliveries:
+            st.caption(data.md_escape(alert.deliveries))
+        with st.expander("Evidencia completa (full evidence)"):
+            st.json(alert.evidence)

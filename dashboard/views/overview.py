@@ -1,0 +1,142 @@
+"""Tendencias: KPIs, volume and sentiment over time, by source and language, complaint topics."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import charts, data
+
+f = data.current_filters()
+st.title(f"Tendencias · {', '.join(f.brands) or 'Todas las marcas'}")
+st.caption(f"{data.period_label(f)} · cambios frente al periodo anterior (vs previous period)")
+
+k = data.kpis(f)
+volume, negative, sentiment, open_alerts = st.columns(4)
+volume.metric(
+    "Menciones",
+    f"{k.mentions:,}".replace(",", "."),
+    delta=k.mentions - k.previous_mentions if k.previous_mentions else None,
+    help="Mentions in the period",
+    border=True,
+)
+negative.metric(
+    "% negativas",
+    "—" if k.negative_share is None else f"{k.negative_share:.1f} %",
+    delta=(
+        f"{k.negative_share - k.previous_negative_share:+.1f} pp"
+        if k.negative_share is not None and k.previous_negative_share is not None
+        else None
+    ),
+    delta_color="inverse",
+    help="Negative share of the period's mentions",
+    border=True,
+)
+sentiment.metric(
+    "Sentimiento medio",
+    "—" if k.avg_sentiment is None else f"{k.avg_sentiment:+.2f}",
+    delta=(
+        f"{k.avg_sentiment - k.previous_avg_sentiment:+.2f}"
+        if k.avg_sentiment is not None and k.previous_avg_sentiment is not None
+        else None
+    ),
+    help="Average sentiment (VADER compound): −1 muy negativo … +1 muy positivo",
+    border=True,
+)
+open_alerts.metric("Alertas abiertas", data.open_alert_count(f), help="Open alerts", border=True)
+
+if not k.mentions:
+    st.info(
+        "No hay menciones en este periodo con estos filtros. "
+        "(No mentions in this period: widen the period or clear the filters.)"
+    )
+    st.stop()
+
+granularity = st.segmented_control(
+    "Agrupar por (group by)",
+    ["hour", "day"],
+    format_func=lambda g: "Hora" if g == "hour" else "Día",
+    default=f.default_granularity,
+    required=True,
+    key="overview_granularity",
+)
+series = data.trend(f, granularity)
+
+st.subheader("Volumen por sentimiento (volume by sentiment)")
+st.altair_chart(
+    charts.stacked_bars(
+        series[["negative", "neutral", "positive"]].rename(columns=data.SENTIMENT_NAMES),
+        granularity,
+        "Sentimiento",
+        "Menciones",
+        colors=list(data.SENTIMENT_COLORS.values()),
+    )
+)
+
+average, share = st.columns(2)
+with average:
+    st.subheader("Sentimiento medio (avg sentiment)")
+    st.altair_chart(
+        charts.lines(
+            series[["avg_sentiment"]].rename(columns={"avg_sentiment": "Sentimiento medio"}),
+            granularity,
+            "Serie",
+            "compound",
+            "+.2f",
+            colors=["#0f766e"],
+            domain=(-1, 1),
+        )
+    )
+with share:
+    st.subheader("% negativas (negative share)")
+    st.altair_chart(
+        charts.lines(
+            series[["negative_share"]].rename(columns={"negative_share": "% negativas"}),
+            granularity,
+            "Serie",
+            "%",
+            ".1f",
+            colors=[data.SENTIMENT_COLORS["negative"]],
+            domain=(0, 100),
+        )
+    )
+
+number_format = {
+    "% negativas": st.column_config.NumberColumn(format="%.1f %%"),
+    "Sentimiento": st.column_config.NumberColumn(format="%+.2f", help="Sentimiento medio"),
+}
+by_source, by_language = st.tabs(["Por fuente (by source)", "Por idioma (by language)"])
+for tab, dimension, name in ((by_source, "source", "Fuente"), (by_language, "language", "Idioma")):
+    with tab:
+        chart, table = st.columns([3, 2])
+        chart.altair_chart(
+            charts.stacked_bars(
+                data.split_by(f, dimension, granularity), granularity, name, "Menciones"
+            )
+        )
+        table.dataframe(data.breakdown(f, dimension), column_config=number_format)
+
+st.subheader("Temas de queja (complaint topics)")
+topics = data.topic_breakdown(f)
+if topics.empty:
+    st.caption("Ningún tema detectado en este periodo. (No complaint topics in this period.)")
+else:
+    chart, table = st.columns([3, 2])
+    chart.altair_chart(
+        charts.horizontal_bars(
+            topics,
+            "Tema",
+            ["Negativas", "Menciones"],
+            [data.SENTIMENT_COLORS["negative"], data.SENTIMENT_COLORS["neutral"]],
+        )
+    )
+    table.dataframe(topics, hide_index=True, column_config=number_format)
+    st.markdown("**Negativas por tema en el tiempo (negative mentions per topic)**")
+    st.altair_chart(
+        charts.stacked_bars(
+            data.topic_trend(f, granularity), granularity, "Tema", "Negativas", height=200
+        )
+    )
+    st.caption(
+        "Los temas se cuentan por marca: los filtros de fuente e idioma no se aplican a esta "
+        "sección. (Topics are counted per brand; source and language filters do not apply here.)"
+    )

@@ -1,0 +1,48 @@
+"""Fixtures for the dashboard tests: a seeded SQLite database and an AppTest of the app on it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from sqlalchemy import Engine
+from streamlit.testing.v1 import AppTest
+
+import dashboard
+from dashboard.data import CONFIG_ENV
+from tests.dashboard.seed import seed, write_config
+
+APP = Path(dashboard.__file__).parent / "app.py"
+
+
+@pytest.fixture
+def seeded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Path, Engine]]:
+    """config.yaml + a seeded database under tmp_path, selected through VIGIA_CONFIG."""
+    config = write_config(tmp_path)
+    engine = seed(config)
+    monkeypatch.setenv(CONFIG_ENV, str(config))
+    monkeypatch.delenv("VIGIA_DATABASE_URL", raising=False)
+    # The caches are per process: never let one test's database answer another's queries.
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    yield config, engine
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    engine.dispose()
+
+
+@pytest.fixture
+def app(seeded: tuple[Path, Engine]) -> Callable[[str], AppTest]:
+    """Render one page of the dashboard (a path under dashboard/, e.g. "views/alerts.py")."""
+
+    def render(page: str) -> AppTest:
+        at = AppTest.from_file(str(APP), default_timeout=60).run()
+        assert not at.exception, at.exception
+        if page != "views/overview.py":
+            at.switch_page(page).run()
+        assert not at.exception, at.exception
+        return at
+
+    return render

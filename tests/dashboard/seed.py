@@ -1,0 +1,235 @@
+"""A small, exactly known database for the dashboard tests, written through the real storage code.
+
+Mentions are hand-built AnalysedMentions stored with `save_batch`, so the rollups are the ones
+ingest maintains; the numbers below are what the pages must show for the last 7 days:
+
+  Vellora, current 7 days:  40 mentions = 10 negative (-0.6) + 20 neutral (0.0) + 10 positive (0.4)
+                            -> 25.0 % negative, average sentiment (−6 + 4) / 40 = −0.05
+  Vellora, previous 7 days: 20 mentions = 2 negative -> 10.0 % negative
+  Rivalia (second brand):    5 neutral mentions in the current period
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import yaml
+from sqlalchemy import Engine
+
+from analysis.sentiment import Sentiment
+from collectors.base import Engagement, Mention
+from vigia.analyse import AnalysedMention
+from vigia.storage import open_engine
+from vigia.storage.alerts import insert_alert
+from vigia.storage.mentions import save_batch
+from vigia.storage.sources import record_failure, record_success
+
+BRAND = "Vellora"
+OTHER_BRAND = "Rivalia"
+NEWEST_NEGATIVE = "El paquete de Vellora sigue sin llegar, pedido 4471. Nadie responde."
+HOSTILE_TEXT = "Vellora **no bold** [pincha](javascript:alert(1)) <b>html</b> $x$ fatal"
+ENGLISH_NEGATIVE = "Vellora support never answered my refund request, awful."
+SPIKE_SUBJECT = "Vellora"
+THREAD_URL = "https://foro.example.org/t/vellora-estafa/991"
+SOURCES = ("vellora-news", "vellora-forum", "vellora-mastodon", "vellora-reviews")
+
+
+def write_config(folder: Path) -> Path:
+    """A config.yaml for the seeded database: two brands, four sources, Madrid time."""
+    config: dict[str, Any] = {
+        "database_url": f"sqlite:///{folder / 'vigia.db'}",
+        "timezone": "Europe/Madrid",
+        "brands": [
+            {"name": BRAND, "keywords": ["vellora"]},
+            {"name": OTHER_BRAND, "keywords": ["rivalia"]},
+        ],
+        "sources": [
+            {
+                "name": name,
+                "type": "rss",
+                "url": f"http://127.0.0.1:9/{name}.xml",
+                "interval": "30m",
+            }
+            for name in SOURCES
+        ],
+        "http": {"unhealthy_after": 5},
+        "topics": {
+            "delivery": {"es": ["envío"], "en": ["delivery"]},
+            "refunds_returns": {"es": ["reembolso"], "en": ["refund"]},
+            "customer_service": {"es": ["atención"], "en": ["support"]},
+        },
+    }
+    path = folder / "config.yaml"
+    path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def _item(
+    source: str,
+    n: int,
+    published: datetime,
+    text: str,
+    compound: float,
+    label: str,
+    brand: str = BRAND,
+    language: str = "es",
+    topics: Sequence[str] = (),
+) -> AnalysedMention:
+    mention = Mention(
+        source=source,
+        source_id=f"{source}-{n}",
+        url=f"https://{source}.example.org/p/{n}",
+        published=published,
+        text=text,
+        author=f"usuario{n}",
+        engagement=Engagement(replies=n % 3, likes=n % 5),
+    )
+    sentiment = Sentiment(compound=compound, pos=0.0, neu=1.0, neg=0.0)
+    return AnalysedMention(mention, brand, language, sentiment, label, tuple(topics))
+
+
+def _mentions(now: datetime) -> list[AnalysedMention]:
+    items: list[AnalysedMention] = []
+    for i in range(10):
+        text, language, topics = f"Vellora: el envío {i} llegó tarde y roto", "es", ["delivery"]
+        if i == 0:
+            text = NEWEST_NEGATIVE
+        elif i == 1:
+            text = HOSTILE_TEXT
+        elif i in (2, 3, 4):
+            text, language, topics = ENGLISH_NEGATIVE, "en", ["refunds_returns"]
+        source = SOURCES[i % 2]
+        items.append(
+            _item(
+                source,
+                i,
+                now - timedelta(hours=2 + 3 * i),
+                text,
+                -0.6,
+                "negative",
+                language=language,
+                topics=topics,
+            )
+        )
+    for i in range(10, 30):
+        items.append(
+            _item(
+                SOURCES[2], i, now - timedelta(hours=i * 4), "Vellora abre tienda", 0.0, "neutral"
+            )
+        )
+    for i in range(30, 40):
+        items.append(
+            _item(
+                SOURCES[3],
+                i,
+                now - timedelta(hours=i * 3),
+                "Gracias Vellora por la atención, genial",
+                0.4,
+                "positive",
+                topics=["customer_service"],
+            )
+        )
+    for i in range(40, 60):
+        negative = i < 42
+        items.append(
+            _item(
+                SOURCES[0],
+                i,
+                now - timedelta(days=8, hours=i),
+                "Vellora antes" + (" fatal" if negative else ""),
+                -0.5 if negative else 0.1,
+                "negative" if negative else "neutral",
+            )
+        )
+    for i in range(60, 65):
+        items.append(
+            _item(
+                SOURCES[0],
+                i,
+                now - timedelta(hours=i),
+                "Rivalia lanza algo",
+                0.0,
+                "neutral",
+                brand=OTHER_BRAND,
+            )
+        )
+    return items
+
+
+def seed(config_path: Path, now: datetime | None = None) -> Engine:
+    """Fill the database of `config_path` with the data described in the module docstring."""
+    now = now or datetime.now(UTC)
+    url = yaml.safe_load(config_path.read_text(encoding="utf-8"))["database_url"]
+    engine = open_engine(url)
+    items = _mentions(now)
+    with engine.begin() as conn:
+        for source in {a.mention.source for a in items}:
+            batch = [a for a in items if a.mention.source == source]
+            by_mention = {a.mention: a for a in batch}
+            save_batch(
+                conn,
+                source,
+                [a.mention for a in batch],
+                lambda fresh, by_mention=by_mention: [by_mention[m] for m in fresh],
+                now,
+            )
+        _seed_sources(conn, now)
+        insert_alert(
+            conn,
+            key="negative_spike:seeded",
+            rule="negative_spike",
+            brand=BRAND,
+            subject=SPIKE_SUBJECT,
+            severity="critical",
+            window_start=now - timedelta(hours=40),
+            window_end=now,
+            evidence={
+                "negative": 10,
+                "expected": 1.5,
+                "share": 0.25,
+                "baseline_share": 0.1,
+                "z": 6.2,
+            },
+            now=now,
+        )
+        insert_alert(
+            conn,
+            key="spreading_thread:seeded",
+            rule="spreading_thread",
+            brand=BRAND,
+            subject="vellora-forum:991",
+            severity="warning",
+            window_start=now - timedelta(hours=2),
+            window_end=now,
+            evidence={
+                "root_url": THREAD_URL,
+                "negative": 7,
+                "negative_previous": 1,
+                "engagement": 340,
+                "distinct_authors": 12,
+                "sources": ["vellora-forum"],
+            },
+            now=now,
+        )
+    return engine
+
+
+def _seed_sources(conn: Any, now: datetime) -> None:
+    """vellora-news healthy, vellora-forum unhealthy (6 failures), vellora-mastodon stale;
+    vellora-reviews never polled."""
+    from collectors.base import FetchState
+
+    record_success(conn, "vellora-news", FetchState(), now - timedelta(minutes=5), skipped=2)
+    record_success(conn, "vellora-forum", FetchState(), now - timedelta(hours=5), skipped=0)
+    for k in range(6):
+        record_failure(
+            conn,
+            "vellora-forum",
+            "HTTP 503 from foro.example.org: Service Unavailable",
+            now - timedelta(minutes=50 - k),
+            now + timedelta(minutes=30),
+        )
+    record_success(conn, "vellora-mastodon", FetchState(), now - timedelta(hours=3), skipped=0)

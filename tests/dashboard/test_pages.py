@@ -1,0 +1,160 @@
+"""Every dashboard page rendered by Streamlit's AppTest from a seeded SQLite database."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from sqlalchemy import Engine, select
+from streamlit.testing.v1 import AppTest
+
+from tests.dashboard.seed import (
+    BRAND,
+    ENGLISH_NEGATIVE,
+    HOSTILE_TEXT,
+    NEWEST_NEGATIVE,
+    OTHER_BRAND,
+    THREAD_URL,
+)
+from vigia.storage.schema import alerts
+
+Render = Callable[[str], AppTest]
+
+
+def metrics(at: AppTest) -> dict[str, tuple[str, str | None]]:
+    return {m.label: (m.value, m.delta) for m in at.metric}
+
+
+def markdown(at: AppTest) -> str:
+    return "\n".join(m.value for m in at.markdown)
+
+
+def test_overview_shows_kpis_against_the_previous_period(app: Render) -> None:
+    at = app("views/overview.py")
+    assert at.title[0].value == f"Tendencias · {BRAND}"
+    shown = metrics(at)
+    # Seed: 40 mentions (10 negative) now, 20 (2 negative) the week before; average -0.05 vs 0.04.
+    assert shown["Menciones"] == ("40", "20")
+    assert shown["% negativas"] == ("25.0 %", "+15.0 pp")
+    assert shown["Sentimiento medio"] == ("-0.05", "-0.09")
+    assert shown["Alertas abiertas"][0] == "2"
+
+
+def test_overview_breaks_down_sources_languages_and_topics(app: Render) -> None:
+    at = app("views/overview.py")
+    by_source, by_language, topics = (df.value for df in at.dataframe)
+    assert by_source["Menciones"].to_dict() == {
+        "vellora-mastodon": 20,
+        "vellora-reviews": 10,
+        "vellora-forum": 5,
+        "vellora-news": 5,
+    }
+    assert by_language.loc["English", "Menciones"] == 3
+    assert by_language.loc["Español", "Menciones"] == 37
+    rows = topics.set_index("Tema")
+    assert rows.loc["Delivery", "Negativas"] == 7
+    assert rows.loc["Refunds returns", "Negativas"] == 3
+    assert rows.loc["Customer service", "Negativas"] == 0
+    assert len(at.get("vega_lite_chart")) == 7
+
+
+def test_overview_follows_the_sidebar_filters(app: Render) -> None:
+    at = app("views/overview.py")
+    at.sidebar.multiselect(key="filter_languages").select("en").run()
+    assert not at.exception
+    assert metrics(at)["Menciones"][0] == "3"
+    at.sidebar.selectbox(key="filter_brand").select(OTHER_BRAND).run()
+    assert at.title[0].value == f"Tendencias · {OTHER_BRAND}"
+    assert metrics(at)["Menciones"][0] == "0"
+    assert "No hay menciones" in at.info[0].value
+
+
+def test_overview_by_hour(app: Render) -> None:
+    at = app("views/overview.py")
+    at.segmented_control(key="overview_granularity").set_value("hour").run()
+    assert not at.exception
+    assert metrics(at)["Menciones"][0] == "40"
+
+
+def test_alerts_page_lists_open_alerts_with_evidence_and_links(app: Render) -> None:
+    at = app("views/alerts.py")
+    text = markdown(at)
+    assert "Pico de menciones negativas" in text
+    assert "Hilo negativo que se propaga" in text
+    assert "Crítica (critical)" in text and "Aviso (warning)" in text
+    shown = metrics(at)
+    assert shown["Esperadas"][0] == "1.50"
+    assert shown["% habitual"][0] == "10.0 %"
+    assert shown["Autores distintos"][0] == "12"
+    assert f"]({THREAD_URL})" in text
+    # The spike's evidence lists the window's most negative mentions as links...
+    assert "(https://vellora-news.example.org/p/0)" in text
+    # ...with their text escaped: no bold, no link, no HTML from a mention.
+    assert "Vellora \\*\\*no bold\\*\\* \\[pincha\\]\\(javascript\\:alert\\(1\\)\\)" in text
+    assert "](javascript" not in text
+
+
+def test_acknowledge_button_changes_the_state_in_the_database(
+    app: Render, seeded: tuple[Path, Engine]
+) -> None:
+    _, engine = seeded
+    with engine.connect() as conn:
+        spike_id = conn.execute(
+            select(alerts.c.id).where(alerts.c.rule == "negative_spike")
+        ).scalar_one()
+    at = app("views/alerts.py")
+    at.button(key=f"ack-{spike_id}").click().run()
+    assert not at.exception
+    with engine.connect() as conn:
+        state, acknowledged = conn.execute(
+            select(alerts.c.state, alerts.c.acknowledged_at).where(alerts.c.id == spike_id)
+        ).one()
+    assert state == "acknowledged" and acknowledged is not None
+    # The page re-reads at once: no acknowledge button any more, still listed as active.
+    assert not [b for b in at.button if b.key == f"ack-{spike_id}"]
+    assert "Reconocida" in markdown(at)
+    at.button(key=f"resolve-{spike_id}").click().run()
+    with engine.connect() as conn:
+        state = conn.execute(select(alerts.c.state).where(alerts.c.id == spike_id)).scalar_one()
+    assert state == "resolved"
+    assert "Pico de menciones negativas" not in markdown(at)
+
+
+def test_mentions_page_lists_negative_mentions_newest_first(app: Render) -> None:
+    at = app("views/mentions.py")
+    table = at.dataframe[0].value
+    assert len(table) == 10
+    assert table.iloc[0]["text"] == NEWEST_NEGATIVE
+    assert table["published_at"].is_monotonic_decreasing
+    assert set(table["sentiment"]) == {"negative"}
+    # Text is data, shown as is (the grid never interprets it).
+    assert HOSTILE_TEXT in set(table["text"])
+    assert table.iloc[0]["url"] == "https://vellora-news.example.org/p/0"
+
+
+def test_mentions_page_search_and_topic_filter(app: Render) -> None:
+    at = app("views/mentions.py")
+    at.text_input(key="mentions_search").set_value("REFUND").run()
+    assert set(at.dataframe[0].value["text"]) == {ENGLISH_NEGATIVE}
+    at.text_input(key="mentions_search").set_value("").run()
+    at.sidebar.multiselect(key="filter_topics").select("delivery").run()
+    assert len(at.dataframe[0].value) == 7
+    at.sidebar.multiselect(key="filter_topics").unselect("delivery").run()
+    at.toggle(key="mentions_negative").set_value(False).run()
+    assert len(at.dataframe[0].value) == 40
+    at.text_input(key="mentions_search").set_value("100%_x").run()
+    assert "No hay menciones" in at.info[0].value
+
+
+def test_sources_page_marks_stale_and_unhealthy_sources(app: Render) -> None:
+    at = app("views/sources.py")
+    table = at.dataframe[0].value.set_index("Fuente")
+    assert table.loc["vellora-news", "Estado"] == "OK"
+    assert table.loc["vellora-news", "Omitidos"] == 2
+    assert table.loc["vellora-forum", "Estado"] == "No saludable (unhealthy)"
+    assert table.loc["vellora-forum", "Fallos seguidos"] == 6
+    assert "HTTP 503" in table.loc["vellora-forum", "Último error"]
+    assert table.loc["vellora-mastodon", "Estado"] == "Sin éxito reciente (stale)"
+    assert table.loc["vellora-reviews", "Estado"] == "Pendiente (not polled yet)"
+    assert metrics(at)["No saludables (unhealthy)"][0] == "1"
+    assert "HTTP 503 from foro.example.org" in at.code[0].value
