@@ -3,15 +3,10 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-
-def fold(text: str) -> str:
-    """Lower-case `text` and strip its accents, so "Atención" and "atencion" compare equal."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+from analysis.text import fold
 
 
 @dataclass(frozen=True, slots=True)

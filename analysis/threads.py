@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import math
 import re
-import unicodedata
 from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -35,6 +34,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit
+
+from analysis.text import fold
 
 Severity = Literal["warning", "critical"]
 
@@ -272,9 +273,7 @@ def normalise_url(url: str) -> str:
 def shingles(text: str) -> frozenset[str]:
     """Word 3-shingles of the text, lower-cased, accents and links removed."""
     text = _URL_RE.sub(" ", text)
-    folded = unicodedata.normalize("NFKD", text.casefold())
-    plain = "".join(c for c in folded if not unicodedata.combining(c))
-    tokens = _WORD_RE.findall(plain)
+    tokens = _WORD_RE.findall(fold(text))
     if len(tokens) < _SHINGLE:
         return frozenset([" ".join(tokens)]) if tokens else frozenset()
     return frozenset(" ".join(tokens[i : i + _SHINGLE]) for i in range(len(tokens) - 2))

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import snowballstemmer
+
+from analysis.text import fold
 
 # ISO 639-1 -> Snowball algorithm; a language without one is matched on folded words.
 _SNOWBALL = {
@@ -23,12 +24,6 @@ _SNOWBALL = {
     "sv": "swedish",
 }
 _TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
-
-
-def _fold(text: str) -> str:
-    """Lower-case and drop accents so "atencion" and "atención" are one word."""
-    decomposed = unicodedata.normalize("NFD", text.lower())
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
 class _Stemmer:
@@ -62,7 +57,7 @@ class TopicMatcher:
         With `lang`, only that language's terms are tried (when the taxonomy has any), which
         avoids rare cross-language homographs; without it, every language's terms are.
         """
-        words = _TOKEN.findall(_fold(text))
+        words = _TOKEN.findall(fold(text))
         found: set[str] = set()
         use_all = lang is None or not any(code == lang for code, _, _ in self._index)
         for code, stem, index in self._index:
@@ -87,7 +82,7 @@ def compile_topics(taxonomy: Mapping[str, Mapping[str, Sequence[str]]]) -> Topic
             stem = stemmers.setdefault(lang, _Stemmer(lang))
             index = per_lang.setdefault(lang, {})
             for term in terms:
-                stems = tuple(stem(w) for w in _TOKEN.findall(_fold(term)))
+                stems = tuple(stem(w) for w in _TOKEN.findall(fold(term)))
                 if not stems:
                     raise ValueError(f"topics.{topic}.{lang}: empty term {term!r}")
                 index.setdefault(stems[0], []).append((stems, topic))

@@ -59,7 +59,7 @@ class Analyser:
             language=language,
             sentiment=sentiment,
             label=verdict,
-            topics=self.topics.match(text),
+            topics=self.topics.match(text, language),
         )
 
     def analyse_all(self, mentions: Sequence[Mention]) -> list[AnalysedMention]:
