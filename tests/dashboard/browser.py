@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import time
 import urllib.request
+from contextlib import AbstractContextManager, ExitStack
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -54,12 +55,13 @@ class Chromium:
             stderr=subprocess.DEVNULL,
         )
         self._ids = itertools.count(1)
-        self.socket = self._connect()
+        self._stack = ExitStack()
+        self.socket = self._stack.enter_context(self._connect())
         self.call("Page.enable")
         self.call("Emulation.setDeviceMetricsOverride", width=width, height=height,
                   deviceScaleFactor=1, mobile=False)  # fmt: skip
 
-    def _connect(self, timeout: float = 30.0) -> ClientConnection:
+    def _connect(self, timeout: float = 30.0) -> AbstractContextManager[ClientConnection]:
         # Chromium writes the port it chose into the profile once DevTools is listening.
         port_file = self.profile / "DevToolsActivePort"
         deadline = time.monotonic() + timeout
@@ -117,7 +119,7 @@ class Chromium:
 
     def close(self) -> None:
         try:
-            self.socket.close()
+            self._stack.close()
         finally:
             self.process.terminate()
             try:

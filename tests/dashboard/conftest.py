@@ -15,6 +15,7 @@ from dashboard.data import CONFIG_ENV
 from tests.dashboard.seed import seed, write_config
 
 APP = Path(dashboard.__file__).parent / "app.py"
+Render = Callable[[str], AppTest]
 
 
 @pytest.fixture
@@ -34,7 +35,7 @@ def seeded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Pa
 
 
 @pytest.fixture
-def app(seeded: tuple[Path, Engine]) -> Callable[[str], AppTest]:
+def app(seeded: tuple[Path, Engine]) -> Render:
     """Render one page of the dashboard (a path under dashboard/, e.g. "views/alerts.py")."""
 
     def render(page: str) -> AppTest:

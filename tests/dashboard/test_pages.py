@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy import Engine, select
 from streamlit.testing.v1 import AppTest
 
+from tests.dashboard.conftest import Render
 from tests.dashboard.seed import (
     BRAND,
     ENGLISH_NEGATIVE,
@@ -17,8 +17,6 @@ from tests.dashboard.seed import (
     THREAD_URL,
 )
 from vigia.storage.schema import alerts
-
-Render = Callable[[str], AppTest]
 
 
 def metrics(at: AppTest) -> dict[str, tuple[str, str | None]]:
