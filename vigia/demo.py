@@ -33,8 +33,6 @@ from vigia.demo_feeds import APP_ID, RSS_PATH, YOUTUBE_CHANNEL, DemoFeeds, masto
 from vigia.demo_story import THREAD_ROOT, Timeline, build_timeline
 from vigia.pipeline import Runtime, poll_all
 
-log = logging.getLogger(__name__)
-
 DATABASE = "vigia-demo.db"
 RECIPIENTS = ["comunidad@vellora.example"]
 MANAGERS = ["direccion@vellora.example"]
@@ -255,6 +253,9 @@ def run_demo(port: int, browser: bool, data_dir: Path) -> int:
     from vigia.scheduler import run_until_stopped
 
     data_dir = data_dir.resolve()
+    # Keep the console to the demo's story: poll summaries and alerts, not each job or SMTP verb.
+    for chatty in ("apscheduler", "mail.log"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     # The demo writes only to its own SQLite file, never to a database named in the environment.
     os.environ.pop("VIGIA_DATABASE_URL", None)
     if start_fresh(data_dir):
