@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from analysis.sentiment import DEFAULT_THRESHOLDS, Sentiment, Thresholds, label, score
-from analysis.topics import TopicMatcher, compile_topics
-
 from analysis.brands import BrandMatcher, BrandTerms
 from analysis.language import detect_language
+from analysis.sentiment import DEFAULT_THRESHOLDS, Sentiment, Thresholds, label, score
+from analysis.topics import TopicMatcher, compile_topics
 from collectors.base import Mention
 from vigia.config import Settings
 
