@@ -135,6 +135,15 @@ def demo_config(
             "interval": "20s",
         },
         {
+            "name": "stackoverflow",
+            "type": "stackexchange",
+            "q": "vellora",
+            "first_days": 15,
+            "max_pages": 5,
+            "base_url": base + "/2.3",
+            "interval": "30s",
+        },
+        {
             "name": "appstore-vellora",
             "type": "appstore",
             "app_id": int(APP_ID),

@@ -179,20 +179,6 @@ class DemoFeeds:
         body = [self._status(i, now, tag) for i in page]
         return _json(body, {"Link": ", ".join(links)} if links else None)
 
-    def mastodon_search(
-        self, now: datetime, query: Mapping[str, str], headers: Mapping[str, str]
-    ) -> Reply:
-        words = query.get("q", "").casefold().split()
-        statuses = [
-            i
-            for i in self.timeline.released("mastodon", now)
-            if all(w in i.text.casefold() for w in words)
-        ]
-        page = _id_page(statuses, query, min(int(query.get("limit", 20)), 40), _mastodon_id)
-        return _json(
-            {"accounts": [], "hashtags": [], "statuses": [self._status(i, now) for i in page]}
-        )
-
     def mastodon_status(
         self,
         now: datetime,
@@ -286,55 +272,23 @@ class DemoFeeds:
         children = [self._reddit_child(i, now) for i in page]
         return _json(_listing(children, _reddit_name(page[-1]) if page and more else None))
 
-    def reddit_thread(
-        self, now: datetime, query: Mapping[str, str], headers: Mapping[str, str], post_id: str
-    ) -> Reply:
-        post = next(
-            (i for i in self.timeline.released("reddit", now) if _reddit_id(i) == post_id), None
-        )
-        if post is None:
-            return _NOT_FOUND
-
-        def tree(item: DemoItem) -> dict[str, Any]:
-            child = self._reddit_child(item, now, post)
-            replies = [tree(r) for r in self.timeline.replies_to(item.key, now)]
-            child["data"]["replies"] = _listing(replies, None) if replies else ""
-            return child
-
-        comments = [tree(r) for r in self.timeline.replies_to(post.key, now)]
-        return _json([_listing([self._reddit_child(post, now)], None), _listing(comments, None)])
-
-    def _reddit_child(
-        self, item: DemoItem, now: datetime, post: DemoItem | None = None
-    ) -> dict[str, Any]:
+    def _reddit_child(self, item: DemoItem, now: datetime) -> dict[str, Any]:
         likes, _ = engagement(item, now)
-        name = _reddit_name(item, "t1" if post else "t3")
-        data: dict[str, Any] = {
+        path = f"/r/compras/comments/{_reddit_id(item)}/{_slug(item.text)}/"
+        data = {
             "id": _reddit_id(item),
-            "name": name,
+            "name": _reddit_name(item),
             "author": _handle(item.author),
             "created_utc": float(int(item.at.timestamp())),
             "score": likes + 1,
             "subreddit": "compras",
+            "title": item.title or item.text,
+            "selftext": item.text if item.title else "",
+            "num_comments": len(self.timeline.replies_to(item.key, now)),
+            "permalink": path,
+            "url": "https://www.reddit.com" + path,
         }
-        if post is None:
-            path = f"/r/compras/comments/{_reddit_id(item)}/{_slug(item.text)}/"
-            data |= {
-                "title": item.title or item.text,
-                "selftext": item.text if item.title else "",
-                "num_comments": len(self.timeline.replies_to(item.key, now)),
-                "permalink": path,
-                "url": "https://www.reddit.com" + path,
-            }
-        else:
-            parent = self.timeline.by_key[item.parent or ""]
-            data |= {
-                "body": item.text,
-                "link_id": _reddit_name(post, "t3"),
-                "parent_id": _reddit_name(parent, "t3" if parent is post else "t1"),
-                "permalink": f"/r/compras/comments/{_reddit_id(post)}/_/{_reddit_id(item)}/",
-            }
-        return {"kind": "t1" if post else "t3", "data": data}
+        return {"kind": "t3", "data": data}
 
     # -- Hacker News: Algolia search_by_date -----------------------------------------------------
 
@@ -365,7 +319,7 @@ class DemoFeeds:
     def _hit(self, item: DemoItem, now: datetime) -> dict[str, Any]:
         likes, _ = engagement(item, now)
         object_id = 40_000_000 + item.seq
-        hit: dict[str, Any] = {
+        return {
             "created_at": _iso(item.at),
             "created_at_i": int(item.at.timestamp()),
             "author": _handle(item.author),
@@ -377,7 +331,27 @@ class DemoFeeds:
             "story_text": item.text if item.title else None,
             "num_comments": len(self.timeline.replies_to(item.key, now)),
         }
-        return hit
+
+    # -- Stack Exchange: /search/advanced --------------------------------------------------------
+
+    def stackexchange(
+        self, now: datetime, query: Mapping[str, str], headers: Mapping[str, str]
+    ) -> Reply:
+        since = int(query.get("fromdate", 0))
+        questions = [
+            i for i in self.timeline.released("stackexchange", now) if i.at.timestamp() >= since
+        ]
+        size = min(int(query.get("pagesize", 30)), 100)
+        page = int(query.get("page", 1))
+        chosen = questions[(page - 1) * size : page * size]
+        return _json(
+            {
+                "items": [_question(i, now) for i in chosen],
+                "has_more": page * size < len(questions),
+                "quota_max": 300,
+                "quota_remaining": 290,
+            }
+        )
 
     # -- App Store customer reviews (iTunes JSON feed) --------------------------------------------
 
@@ -468,6 +442,25 @@ class DemoFeeds:
         }
 
 
+def _question(item: DemoItem, now: datetime) -> dict[str, Any]:
+    question_id = 79_000_000 + item.seq
+    host = "es.stackoverflow.com" if item.lang == "es" else "stackoverflow.com"
+    hours = (now - item.at) / timedelta(hours=1)
+    return {
+        "tags": ["vellora-api", "oauth" if "token" in item.text else "rest"],
+        "owner": {"display_name": item.author, "user_type": "registered"},
+        "is_answered": item.likes > 1,
+        "view_count": int(20 + hours * 3),
+        "answer_count": min(item.likes, 3),
+        "score": item.likes,
+        "creation_date": int(item.at.timestamp()),
+        "question_id": question_id,
+        "link": f"https://{host}/questions/{question_id}/{_slug(item.title or item.text)}",
+        "title": escape(item.title or "", {"'": "&#39;", '"': "&quot;"}),
+        "body": f"<p>{escape(item.text)}</p>",
+    }
+
+
 def _review(item: DemoItem, country: str) -> dict[str, Any]:
     review_id = str(int(item.at.timestamp()) * 100 + item.seq % 100)
     return {
@@ -511,8 +504,8 @@ def _reddit_id(item: DemoItem) -> str:
     return digits
 
 
-def _reddit_name(item: DemoItem, kind: str = "t3") -> str:
-    return f"{kind}_{_reddit_id(item)}"
+def _reddit_name(item: DemoItem) -> str:
+    return f"t3_{_reddit_id(item)}"
 
 
 def _slug(text: str) -> str:
@@ -651,12 +644,11 @@ _ROUTES: list[tuple[str, Callable[..., Reply]]] = [
     (r"/rss/search", DemoFeeds.google_news),
     (r"/feeds/videos\.xml", DemoFeeds.youtube),
     (r"/api/v1/timelines/tag/([^/]+)", DemoFeeds.mastodon_timeline),
-    (r"/api/v2/search", DemoFeeds.mastodon_search),
     (r"/api/v1/statuses/(\d+)(/context)?", DemoFeeds.mastodon_status),
     (r"/xrpc/app\.bsky\.feed\.searchPosts", DemoFeeds.bluesky_search),
     (r"(?:/r/([A-Za-z0-9_]+))?/(?:search|new)\.json", DemoFeeds.reddit_listing),
-    (r"/comments/([a-z0-9]+)\.json", DemoFeeds.reddit_thread),
     (r"/api/v1/search_by_date", DemoFeeds.hackernews),
+    (r"/2\.3/search/advanced", DemoFeeds.stackexchange),
     (
         r"/([a-z]{2})/rss/customerreviews/page=(\d+)/id=(\d+)/sortby=mostrecent/json",
         DemoFeeds.appstore,

@@ -28,8 +28,8 @@ TRICKLE = timedelta(hours=6)
 TRICKLE_GAP = 6.0
 THREAD_ROOT = "thread-root"
 STORY = "story"
-# Where the social talk is; the first registered kind hosts the spreading thread.
-SOCIAL_KINDS = ("mastodon", "reddit", "bluesky")
+# Kinds whose feeds carry replies; the first registered one hosts the spreading thread.
+THREAD_KINDS = ("mastodon", "bluesky")
 # Mentions per hour at the busiest hour of a weekday, per brand (None: no brand named).
 PEAK_RATE = {"Vellora": 5.0, "Korvo": 1.6, None: 0.5}
 VELLORA_MIX = {"complaint": 0.34, "praise": 0.3, "question": 0.2, "neutral": 0.16}
@@ -65,7 +65,6 @@ class Timeline:
 
     t0: datetime
     items: list[DemoItem]
-    thread_kind: str | None
     by_key: dict[str, DemoItem] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -121,13 +120,13 @@ def build_timeline(
     rng = random.Random(seed)
     writer = _Writer(rng)
     social = [k for k in KIND_WEIGHTS if k in kinds] or ["rss"]
-    thread_kind = next((k for k in SOCIAL_KINDS if k in kinds), None)
+    thread_kind = next((k for k in THREAD_KINDS if k in kinds), social[0])
     drafts: list[dict[str, Any]] = []
     drafts += _history(t0, rng, writer, social, kinds, ZoneInfo(zone))
-    drafts += _incident(t0, rng, writer, social, thread_kind or social[0])
-    drafts += _trickle(t0, rng, writer, social, thread_kind or social[0], _news_kinds(kinds))
+    drafts += _incident(t0, rng, writer, social, thread_kind)
+    drafts += _trickle(t0, rng, writer, social, thread_kind, _news_kinds(kinds))
     items = [DemoItem(seq=n, **d) for n, d in enumerate(drafts)]
-    return Timeline(t0, items, thread_kind)
+    return Timeline(t0, items)
 
 
 def _rhythm(moment: datetime, zone: ZoneInfo) -> float:
@@ -209,6 +208,11 @@ def _history(
             lang = "es" if rng.random() < 0.75 else "en"
             rating, title, text = rng.choice(b["reviews"][lang])
             drafts.append(_post(at, "appstore", lang, text, writer, "", title=title, rating=rating))
+    if "stackexchange" in kinds:
+        for at in _poisson_times(start, t0, 0.08, rng, zone):
+            lang = "en" if rng.random() < 0.6 else "es"
+            title, text = rng.choice(b["dev_questions"][lang])
+            drafts.append(_post(at, "stackexchange", lang, text, writer, "", title=title))
     if "youtube" in kinds:
         for day in range(1, 14, 2):
             at = (t0 - timedelta(days=day)).replace(hour=17, minute=0, second=0)
