@@ -23,7 +23,7 @@ from analysis.sentiment import Sentiment
 from collectors.base import Engagement, Mention
 from vigia.analyse import AnalysedMention
 from vigia.storage import open_engine
-from vigia.storage.alerts import insert_alert
+from vigia.storage.alerts import deliveries_of, insert_alert, plan_notification, record_attempt
 from vigia.storage.mentions import save_batch
 from vigia.storage.sources import record_failure, record_success
 
@@ -34,6 +34,7 @@ HOSTILE_TEXT = "Vellora **no bold** [pincha](javascript:alert(1)) <b>html</b> $x
 ENGLISH_NEGATIVE = "Vellora support never answered my refund request, awful."
 SPIKE_SUBJECT = "Vellora"
 THREAD_URL = "https://foro.example.org/t/vellora-estafa/991"
+MAIL_ERROR = "550 mailbox unavailable"
 SOURCES = ("vellora-news", "vellora-forum", "vellora-mastodon", "vellora-reviews")
 
 
@@ -177,7 +178,7 @@ def seed(config_path: Path, now: datetime | None = None) -> Engine:
                 now,
             )
         _seed_sources(conn, now)
-        insert_alert(
+        spike = insert_alert(
             conn,
             key="negative_spike:seeded",
             rule="negative_spike",
@@ -195,6 +196,8 @@ def seed(config_path: Path, now: datetime | None = None) -> Engine:
             },
             now=now,
         )
+        assert spike is not None
+        _seed_deliveries(conn, spike.id, now)
         insert_alert(
             conn,
             key="spreading_thread:seeded",
@@ -215,6 +218,21 @@ def seed(config_path: Path, now: datetime | None = None) -> Engine:
             now=now,
         )
     return engine
+
+
+def _seed_deliveries(conn: Any, alert_id: int, now: datetime) -> None:
+    """The spike's e-mail reached the community team; the manager's bounced (MAIL_ERROR)."""
+    plan_notification(
+        conn,
+        alert_id,
+        [("email", "community@example.com"), ("email", "direccion@example.com")],
+        severity="critical",
+        reason="new",
+        now=now,
+    )
+    for delivery in deliveries_of(conn, alert_id):
+        error = MAIL_ERROR if delivery.recipient.startswith("direccion") else None
+        record_attempt(conn, delivery.id, now, error)
 
 
 def _seed_sources(conn: Any, now: datetime) -> None:

@@ -90,6 +90,10 @@ def test_alerts_page_lists_open_alerts_with_evidence_and_links(app: Render) -> N
     # ...with their text escaped: no bold, no link, no HTML from a mention.
     assert "Vellora \\*\\*no bold\\*\\* \\[pincha\\]\\(javascript\\:alert\\(1\\)\\)" in text
     assert "](javascript" not in text
+    # A failed delivery is visible, not silent.
+    sent = [c.value for c in at.caption if "Avisos enviados" in c.value]
+    assert len(sent) == 1
+    assert "1/2" in sent[0] and "direccion@example\\.com" in sent[0] and "550 mailbox" in sent[0]
 
 
 def test_acknowledge_button_changes_the_state_in_the_database(

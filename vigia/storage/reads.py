@@ -42,7 +42,9 @@ MENTION_COLUMNS = (
 
 def _frame(conn: Connection, query: Select[Any]) -> pd.DataFrame:
     result = conn.execute(query)
-    return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+    columns = list(result.keys())
+    # From plain tuples: pandas builds a frame from SQLAlchemy Row objects ~5x slower.
+    return pd.DataFrame.from_records([tuple(row) for row in result], columns=columns)
 
 
 def _within(column: Any, values: Sequence[str]) -> ColumnElement[bool]:
@@ -64,21 +66,22 @@ def rollup_series(
     scored (mentions with a sentiment score) and compound_sum (average = compound_sum / scored).
     """
     r = hourly_rollup.c
-    query = (
-        select(
-            r.hour, r.source, r.language, *(func.sum(r[name]).label(name) for name in ROLLUP_COUNTS)
-        )
-        .where(
-            r.hour >= naive_utc(start),
-            r.hour < naive_utc(end),
-            _within(r.brand, brands),
-            _within(r.source, sources),
-            _within(r.language, languages),
-        )
-        .group_by(r.hour, r.source, r.language)
-        .order_by(r.hour)
+    keys = (r.hour, r.source, r.language)
+    conditions = (
+        r.hour >= naive_utc(start),
+        r.hour < naive_utc(end),
+        _within(r.brand, brands),
+        _within(r.source, sources),
+        _within(r.language, languages),
     )
-    return _frame(conn, query)
+    if len(brands) == 1:
+        # One brand's rollup rows are already one per (hour, source, language): no GROUP BY,
+        # so no temporary B-tree (a third of the query's time over 90 days).
+        query = select(*keys, *(r[name] for name in ROLLUP_COUNTS)).where(*conditions)
+    else:
+        sums = (func.sum(r[name]).label(name) for name in ROLLUP_COUNTS)
+        query = select(*keys, *sums).where(*conditions).group_by(*keys)
+    return _frame(conn, query.order_by(r.hour))
 
 
 def rollup_totals(
