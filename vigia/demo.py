@@ -29,7 +29,8 @@ from aiosmtpd.controller import Controller
 
 from collectors import REGISTRY
 from vigia.config import Settings, load_settings
-from vigia.demo_feeds import APP_ID, RSS_PATH, YOUTUBE_CHANNEL, DemoFeeds, mastodon_status_id
+from vigia.demo_feeds import RSS_PATH, DemoFeeds
+from vigia.demo_payloads import APP_ID, YOUTUBE_CHANNEL, mastodon_id
 from vigia.demo_story import THREAD_ROOT, Timeline, build_timeline
 from vigia.pipeline import Runtime, poll_all
 
@@ -166,7 +167,7 @@ def demo_config(
     root = timeline.by_key.get(THREAD_ROOT)
     if root is not None and root.kind == "mastodon":
         # The thread everyone is talking about is watched, so its replies and counts stay fresh.
-        candidates[2]["threads"] = [mastodon_status_id(root)]
+        candidates[2]["threads"] = [mastodon_id(root)]
     sources = [s for s in candidates if s["type"] in kinds]
     data: dict[str, Any] = {
         "database_url": f"sqlite:///{DATABASE}",

@@ -8,26 +8,46 @@ runs. Every route answers from the timeline; nothing is fetched from anywhere.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
-from xml.sax.saxutils import escape, quoteattr
+from xml.sax.saxutils import escape
 
+from vigia.demo_payloads import (
+    APP_ID,
+    YOUTUBE_CHANNEL,
+    account_id,
+    bsky_did,
+    bsky_ref,
+    bsky_uri,
+    engagement,
+    google_news_item,
+    handle,
+    id_page,
+    iso,
+    listing,
+    mastodon_id,
+    parse_time,
+    question,
+    reddit_id,
+    reddit_name,
+    review,
+    rss_item,
+    slug,
+    youtube_entry,
+)
 from vigia.demo_story import DemoItem, Timeline
 
 Clock = Callable[[], datetime]
 MASTODON_HOST = "social.example"
-YOUTUBE_CHANNEL = "UCvell0ra0demo0channel00"
 RSS_PATH = "/feeds/prensa.xml"
-APP_ID = "1234567890"
 APPSTORE_PAGE = 50  # reviews per page; Apple serves ten pages at most
 NEWS_LIMIT = 100  # Google News answers with at most about 100 items
 YOUTUBE_LIMIT = 15  # a channel feed holds the 15 latest videos
@@ -116,7 +136,7 @@ class DemoFeeds:
         validators = {"ETag": etag, "Last-Modified": modified}
         if headers.get("If-None-Match") == etag:
             return Reply(b"", status=304, headers=validators)
-        entries = "".join(_rss_item(i) for i in reversed(items))
+        entries = "".join(rss_item(i) for i in reversed(items))
         body = (
             '<?xml version="1.0" encoding="UTF-8"?>\n'
             '<rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/">'
@@ -132,7 +152,7 @@ class DemoFeeds:
         self, now: datetime, query: Mapping[str, str], headers: Mapping[str, str]
     ) -> Reply:
         items = self.timeline.released("google_news", now)[-NEWS_LIMIT:]
-        entries = "".join(_google_news_item(i) for i in reversed(items))
+        entries = "".join(google_news_item(i) for i in reversed(items))
         body = (
             '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
             '<rss version="2.0" xmlns:media="http://search.yahoo.com/mrss/"><channel>'
@@ -150,7 +170,7 @@ class DemoFeeds:
         if query.get("channel_id") != YOUTUBE_CHANNEL:
             return Reply(b"<html><body>404 Not Found</body></html>", 404, "text/html")
         items = self.timeline.released("youtube", now)[-YOUTUBE_LIMIT:]
-        entries = "".join(_youtube_entry(i, now) for i in reversed(items))
+        entries = "".join(youtube_entry(i, now) for i in reversed(items))
         body = (
             '<?xml version="1.0" encoding="UTF-8"?>\n<feed xmlns:yt="http://www.youtube.com/xml/schemas/2015" '
             'xmlns:media="http://search.yahoo.com/mrss/" xmlns="http://www.w3.org/2005/Atom">'
@@ -166,15 +186,15 @@ class DemoFeeds:
     ) -> Reply:
         statuses = self.timeline.released("mastodon", now)
         limit = min(int(query.get("limit", 20)), 40)
-        page = _id_page(statuses, query, limit, _mastodon_id)
+        page = id_page(statuses, query, limit, mastodon_id)
         base = f"{self.base_url}/api/v1/timelines/tag/{tag}"
         links = []
         if page:
             links.append(
-                f'<{base}?{urlencode({"limit": limit, "max_id": _mastodon_id(page[-1])})}>; rel="next"'
+                f'<{base}?{urlencode({"limit": limit, "max_id": mastodon_id(page[-1])})}>; rel="next"'
             )
             links.append(
-                f'<{base}?{urlencode({"limit": limit, "min_id": _mastodon_id(page[0])})}>; rel="prev"'
+                f'<{base}?{urlencode({"limit": limit, "min_id": mastodon_id(page[0])})}>; rel="prev"'
             )
         body = [self._status(i, now, tag) for i in page]
         return _json(body, {"Link": ", ".join(links)} if links else None)
@@ -188,7 +208,7 @@ class DemoFeeds:
         context: str | None,
     ) -> Reply:
         item = next(
-            (i for i in self.timeline.released("mastodon", now) if _mastodon_id(i) == status_id),
+            (i for i in self.timeline.released("mastodon", now) if mastodon_id(i) == status_id),
             None,
         )
         if item is None:
@@ -209,7 +229,7 @@ class DemoFeeds:
     def bluesky_search(
         self, now: datetime, query: Mapping[str, str], headers: Mapping[str, str]
     ) -> Reply:
-        since, until = _when(query.get("since")), _when(query.get("until"))
+        since, until = parse_time(query.get("since")), parse_time(query.get("until"))
         posts = [
             i
             for i in reversed(self.timeline.released("bluesky", now))
@@ -231,7 +251,7 @@ class DemoFeeds:
         record: dict[str, Any] = {
             "$type": "app.bsky.feed.post",
             "text": item.text,
-            "createdAt": _iso(item.at),
+            "createdAt": iso(item.at),
             "langs": [item.lang],
         }
         parent = self.timeline.by_key.get(item.parent or "")
@@ -239,13 +259,13 @@ class DemoFeeds:
             root = parent
             while root.parent:
                 root = self.timeline.by_key[root.parent]
-            record["reply"] = {"root": _bsky_ref(root), "parent": _bsky_ref(parent)}
+            record["reply"] = {"root": bsky_ref(root), "parent": bsky_ref(parent)}
         return {
-            "uri": _bsky_uri(item),
-            "cid": _bsky_ref(item)["cid"],
+            "uri": bsky_uri(item),
+            "cid": bsky_ref(item)["cid"],
             "author": {
-                "did": _bsky_did(item.author),
-                "handle": f"{_handle(item.author).replace('_', '-').strip('-')}.bsky.social",
+                "did": bsky_did(item.author),
+                "handle": f"{handle(item.author).replace('_', '-').strip('-')}.bsky.social",
                 "displayName": item.author,
                 "labels": [],
             },
@@ -254,7 +274,7 @@ class DemoFeeds:
             "repostCount": reposts,
             "likeCount": likes,
             "quoteCount": 0,
-            "indexedAt": _iso(item.at),
+            "indexedAt": iso(item.at),
             "labels": [],
         }
 
@@ -265,20 +285,20 @@ class DemoFeeds:
     ) -> Reply:
         posts = [i for i in reversed(self.timeline.released("reddit", now)) if not i.parent]
         after = query.get("after")
-        start = next((n + 1 for n, i in enumerate(posts) if _reddit_name(i) == after), 0)
+        start = next((n + 1 for n, i in enumerate(posts) if reddit_name(i) == after), 0)
         limit = min(int(query.get("limit", 25)), 100)
         page = posts[start : start + limit]
         more = start + limit < len(posts)
         children = [self._reddit_child(i, now) for i in page]
-        return _json(_listing(children, _reddit_name(page[-1]) if page and more else None))
+        return _json(listing(children, reddit_name(page[-1]) if page and more else None))
 
     def _reddit_child(self, item: DemoItem, now: datetime) -> dict[str, Any]:
         likes, _ = engagement(item, now)
-        path = f"/r/compras/comments/{_reddit_id(item)}/{_slug(item.text)}/"
+        path = f"/r/compras/comments/{reddit_id(item)}/{slug(item.text)}/"
         data = {
-            "id": _reddit_id(item),
-            "name": _reddit_name(item),
-            "author": _handle(item.author),
+            "id": reddit_id(item),
+            "name": reddit_name(item),
+            "author": handle(item.author),
             "created_utc": float(int(item.at.timestamp())),
             "score": likes + 1,
             "subreddit": "compras",
@@ -320,12 +340,12 @@ class DemoFeeds:
         likes, _ = engagement(item, now)
         object_id = 40_000_000 + item.seq
         return {
-            "created_at": _iso(item.at),
+            "created_at": iso(item.at),
             "created_at_i": int(item.at.timestamp()),
-            "author": _handle(item.author),
+            "author": handle(item.author),
             "points": likes + 1,
             "objectID": str(object_id),
-            "_tags": ["story", f"author_{_handle(item.author)}", f"story_{object_id}"],
+            "_tags": ["story", f"author_{handle(item.author)}", f"story_{object_id}"],
             "title": item.title or item.text,
             "url": item.url,
             "story_text": item.text if item.title else None,
@@ -346,7 +366,7 @@ class DemoFeeds:
         chosen = questions[(page - 1) * size : page * size]
         return _json(
             {
-                "items": [_question(i, now) for i in chosen],
+                "items": [question(i, now) for i in chosen],
                 "has_more": page * size < len(questions),
                 "quota_max": 300,
                 "quota_remaining": 290,
@@ -390,7 +410,7 @@ class DemoFeeds:
             ],
         }
         if chosen:
-            feed["entry"] = [_review(i, country) for i in chosen]
+            feed["entry"] = [review(i, country) for i in chosen]
         return _json({"feed": feed})
 
     def _descendants(self, item: DemoItem, now: datetime) -> list[DemoItem]:
@@ -402,8 +422,8 @@ class DemoFeeds:
         return sorted(found, key=lambda i: (i.at, i.seq))
 
     def _status(self, item: DemoItem, now: datetime, tag: str = "compras") -> dict[str, Any]:
-        status_id = _mastodon_id(item)
-        user = _handle(item.author)
+        status_id = mastodon_id(item)
+        user = handle(item.author)
         parent = self.timeline.by_key.get(item.parent or "")
         likes, reposts = engagement(item, now)
         tag_link = (
@@ -412,9 +432,9 @@ class DemoFeeds:
         )
         return {
             "id": status_id,
-            "created_at": _iso(item.at),
-            "in_reply_to_id": _mastodon_id(parent) if parent else None,
-            "in_reply_to_account_id": _account_id(parent.author) if parent else None,
+            "created_at": iso(item.at),
+            "in_reply_to_id": mastodon_id(parent) if parent else None,
+            "in_reply_to_account_id": account_id(parent.author) if parent else None,
             "sensitive": False,
             "spoiler_text": "",
             "visibility": "public",
@@ -429,7 +449,7 @@ class DemoFeeds:
             "content": f"<p>{escape(item.text)}{tag_link}</p>",
             "reblog": None,
             "account": {
-                "id": _account_id(item.author),
+                "id": account_id(item.author),
                 "username": user,
                 "acct": user,
                 "display_name": item.author,
@@ -440,203 +460,6 @@ class DemoFeeds:
             "tags": [{"name": tag, "url": f"https://{MASTODON_HOST}/tags/{tag}"}],
             "emojis": [],
         }
-
-
-def _question(item: DemoItem, now: datetime) -> dict[str, Any]:
-    question_id = 79_000_000 + item.seq
-    host = "es.stackoverflow.com" if item.lang == "es" else "stackoverflow.com"
-    hours = (now - item.at) / timedelta(hours=1)
-    return {
-        "tags": ["vellora-api", "oauth" if "token" in item.text else "rest"],
-        "owner": {"display_name": item.author, "user_type": "registered"},
-        "is_answered": item.likes > 1,
-        "view_count": int(20 + hours * 3),
-        "answer_count": min(item.likes, 3),
-        "score": item.likes,
-        "creation_date": int(item.at.timestamp()),
-        "question_id": question_id,
-        "link": f"https://{host}/questions/{question_id}/{_slug(item.title or item.text)}",
-        "title": escape(item.title or "", {"'": "&#39;", '"': "&quot;"}),
-        "body": f"<p>{escape(item.text)}</p>",
-    }
-
-
-def _review(item: DemoItem, country: str) -> dict[str, Any]:
-    review_id = str(int(item.at.timestamp()) * 100 + item.seq % 100)
-    return {
-        "author": {
-            "uri": {
-                "label": f"https://itunes.apple.com/{country}/reviews/id{_account_id(item.author)}"
-            },
-            "name": {"label": item.author},
-            "label": "",
-        },
-        "updated": {"label": item.at.isoformat(timespec="seconds")},
-        "im:rating": {"label": str(item.rating or 3)},
-        "im:version": {"label": "5.2.1"},
-        "id": {"label": review_id},
-        "title": {"label": item.title or ""},
-        "content": {"label": item.text, "attributes": {"type": "text"}},
-        "link": {
-            "attributes": {
-                "rel": "related",
-                "href": f"https://itunes.apple.com/{country}/review?id={APP_ID}&type=Purple%20Software",
-            }
-        },
-        "im:voteSum": {"label": str(item.likes)},
-        "im:contentType": {"attributes": {"term": "Application", "label": "Application"}},
-        "im:voteCount": {"label": str(item.likes + item.reposts)},
-    }
-
-
-def _listing(children: list[dict[str, Any]], after: str | None) -> dict[str, Any]:
-    return {
-        "kind": "Listing",
-        "data": {"after": after, "before": None, "dist": len(children), "children": children},
-    }
-
-
-def _reddit_id(item: DemoItem) -> str:
-    value, digits = item.seq + 36**5, ""
-    while value:
-        value, rest = divmod(value, 36)
-        digits = "0123456789abcdefghijklmnopqrstuvwxyz"[rest] + digits
-    return digits
-
-
-def _reddit_name(item: DemoItem) -> str:
-    return f"t3_{_reddit_id(item)}"
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "_", text.lower())[:40].strip("_")
-
-
-def _bsky_did(author: str) -> str:
-    return "did:plc:" + hashlib.sha1(author.encode()).hexdigest()[:24]
-
-
-def _bsky_uri(item: DemoItem) -> str:
-    rkey = "3l" + hashlib.sha1(f"post{item.seq}".encode()).hexdigest()[:11]
-    return f"at://{_bsky_did(item.author)}/app.bsky.feed.post/{rkey}"
-
-
-def _bsky_ref(item: DemoItem) -> dict[str, str]:
-    return {
-        "uri": _bsky_uri(item),
-        "cid": "bafyrei" + hashlib.sha1(_bsky_uri(item).encode()).hexdigest(),
-    }
-
-
-def _when(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
-
-
-def engagement(item: DemoItem, now: datetime) -> tuple[int, int]:
-    """(likes, reposts) of `item` at `now`: fixed, except for the viral post, which keeps growing."""
-    if not item.viral:
-        return item.likes, item.reposts
-    minutes = max(0.0, (now - item.at) / timedelta(minutes=1))
-    likes = int(2 * minutes + 0.03 * minutes**2)
-    return likes, likes // 3
-
-
-def mastodon_status_id(item: DemoItem) -> str:
-    """The status id the demo gives `item` (for the config's watched `threads`)."""
-    return _mastodon_id(item)
-
-
-def _mastodon_id(item: DemoItem) -> str:
-    # Mastodon's snowflake: milliseconds since the epoch above 16 bits of sequence.
-    return str(int(item.at.timestamp() * 1000) << 16 | (item.seq & 0xFFFF))
-
-
-def _id_page(
-    items: list[DemoItem], query: Mapping[str, str], limit: int, id_of: Callable[[DemoItem], str]
-) -> list[DemoItem]:
-    """A page newest first, bounded by max_id/since_id, or the page just after min_id."""
-
-    def order(item: DemoItem) -> tuple[int, str]:
-        value = id_of(item)
-        return (len(value), value)
-
-    def bound(key: str) -> tuple[int, str] | None:
-        return (len(query[key]), query[key]) if query.get(key) else None
-
-    upper, since, min_id = bound("max_id"), bound("since_id"), bound("min_id")
-    chosen = [
-        i
-        for i in items
-        if (upper is None or order(i) < upper)
-        and (since is None or order(i) > since)
-        and (min_id is None or order(i) > min_id)
-    ]
-    chosen.sort(key=order)
-    # With min_id Mastodon returns the statuses right after it; otherwise the newest ones.
-    page = chosen[:limit] if min_id is not None else chosen[-limit:]
-    return page[::-1]
-
-
-def _handle(author: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_]", "_", author)
-
-
-def _account_id(author: str) -> str:
-    return str(int(hashlib.sha1(author.encode()).hexdigest()[:12], 16))
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
-
-
-def _item_url(item: DemoItem) -> str:
-    return item.url or f"https://foro.compras.example/t/{item.seq}"
-
-
-def _rss_item(item: DemoItem) -> str:
-    title = item.title or item.text[:80]
-    url = _item_url(item)
-    return (
-        f"<item><title>{escape(title)}</title><link>{escape(url)}</link>"
-        f'<guid isPermaLink="false">vellora-demo-{item.seq}</guid>'
-        f"<description>{escape(item.text)}</description>"
-        f"<dc:creator>{escape(item.author)}</dc:creator>"
-        f"<pubDate>{format_datetime(item.at, usegmt=True)}</pubDate></item>"
-    )
-
-
-def _google_news_item(item: DemoItem) -> str:
-    token = "CBMi" + hashlib.sha1(str(item.seq).encode()).hexdigest()
-    link = f"https://news.google.com/rss/articles/{token}?oc=5"
-    title = f"{item.title} - {item.author}"
-    outlet_url = urlsplit(item.url or "https://news.example").netloc
-    description = f'<a href="{link}" target="_blank">{escape(item.title or "")}</a>&nbsp;&nbsp;<font color="#6f6f6f">{escape(item.author)}</font>'
-    return (
-        f"<item><title>{escape(title)}</title><link>{link}</link>"
-        f'<guid isPermaLink="false">{token}</guid>'
-        f"<pubDate>{format_datetime(item.at, usegmt=True)}</pubDate>"
-        f"<description>{escape(description)}</description>"
-        f"<source url={quoteattr('https://' + outlet_url)}>{escape(item.author)}</source></item>"
-    )
-
-
-def _youtube_entry(item: DemoItem, now: datetime) -> str:
-    video_id = hashlib.sha1(f"video{item.seq}".encode()).hexdigest()[:11]
-    hours = max(1.0, (now - item.at) / timedelta(hours=1))
-    views = int(item.likes * 30 + hours * 12)
-    return (
-        f"<entry><id>yt:video:{video_id}</id><yt:videoId>{video_id}</yt:videoId>"
-        f"<yt:channelId>{YOUTUBE_CHANNEL}</yt:channelId><title>{escape(item.title or '')}</title>"
-        f'<link rel="alternate" href="https://www.youtube.com/watch?v={video_id}"/>'
-        f"<author><name>Vellora</name><uri>https://www.youtube.com/channel/{YOUTUBE_CHANNEL}</uri></author>"
-        f"<published>{_iso(item.at)}</published><updated>{_iso(now)}</updated>"
-        f"<media:group><media:title>{escape(item.title or '')}</media:title>"
-        f"<media:description>{escape(item.text)}</media:description>"
-        f'<media:community><media:starRating count="{item.likes}" average="5.00" min="1" max="5"/>'
-        f'<media:statistics views="{views}"/></media:community></media:group></entry>'
-    )
 
 
 _ROUTES: list[tuple[str, Callable[..., Reply]]] = [
