@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 import string
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -76,6 +77,9 @@ _PUNCT = string.punctuation + "¿¡«»“”‘’…"
 _SUPERLATIVE = re.compile(r"^(\w{2,}?)(?:qu|gu|c)?isim([oa])s?$")
 
 _stemmer = snowballstemmer.stemmer("spanish")
+# Snowball stemmer objects (pure Python or PyStemmer's C ones) keep per-call state: the scheduler
+# analyses several sources' polls in parallel threads, so calls are serialised.
+_stemmer_lock = threading.Lock()
 
 
 def fold(word: str) -> str:
@@ -85,7 +89,9 @@ def fold(word: str) -> str:
 
 def stem_key(word: str) -> str:
     """Key used for lexicon matching: Snowball Spanish stem of the folded word."""
-    return _stemmer.stemWord(fold(word))
+    folded = fold(word)
+    with _stemmer_lock:
+        return _stemmer.stemWord(folded)
 
 
 @dataclass(frozen=True, slots=True)

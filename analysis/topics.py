@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -33,11 +34,17 @@ class _Stemmer:
         name = _SNOWBALL.get(lang)
         self._stemmer = snowballstemmer.stemmer(name) if name else None
         self._cache: dict[str, str] = {}
+        # Stemmer objects keep per-call state; polls of several sources are analysed in threads.
+        self._lock = threading.Lock()
 
     def __call__(self, word: str) -> str:
         stem = self._cache.get(word)
         if stem is None:
-            stem = self._stemmer.stemWord(word) if self._stemmer else word
+            if self._stemmer is None:
+                stem = word
+            else:
+                with self._lock:
+                    stem = self._stemmer.stemWord(word)
             if len(self._cache) < 200_000:
                 self._cache[word] = stem
         return stem
