@@ -63,6 +63,7 @@ EVIDENCE_LABELS = {
     "engagement": "Interacciones",
     "engagement_previous": "Interacciones (ventana anterior)",
     "distinct_authors": "Autores distintos",
+    "failures": "Fallos seguidos",
     "total": "Menciones",
     "posts": "Publicaciones",
     "long_negative": "Negativas (ventana larga)",
@@ -270,7 +271,7 @@ def _topic_series(
 
 
 def trend_rows(f: Filters) -> pd.DataFrame:
-    """Hourly rollup rows of the period with a `bucket` column left for `buckets` to fill."""
+    """The period's hourly rollup rows (naive-UTC `hour`), for the selected brands and filters."""
     return _rollup_series(str(config_path()), f.start, f.end, f.brands, f.sources, f.languages)
 
 
@@ -453,7 +454,6 @@ class AlertView:
     """One stored alert, ready to show."""
 
     id: int
-    rule: str
     kind: str
     brand: str | None
     subject: str | None
@@ -463,6 +463,8 @@ class AlertView:
     opened: str
     updated: str
     numbers: dict[str, str]
+    spark: list[float] | None
+    detail: str | None
     links: list[tuple[str, str]]
     evidence: dict[str, Any]
     deliveries: str | None
@@ -480,12 +482,6 @@ def _alert_rows(path: str, states: tuple[str, ...], brands: tuple[str, ...]) -> 
 def _deliveries(path: str, alert_id: int) -> list[Delivery]:
     with engine().connect() as conn:
         return deliveries_of(conn, alert_id)
-
-
-@st.cache_data(ttl=TTL, show_spinner=False)
-def _window_negatives(path: str, brand: str, start: datetime, end: datetime) -> pd.DataFrame:
-    with engine().connect() as conn:
-        return reads.window_negatives(conn, brand, start, end)
 
 
 def _urls(value: Any) -> Iterator[str]:
@@ -511,9 +507,6 @@ def _ordered_numbers(evidence: dict[str, Any]) -> dict[str, str]:
         for key in keys
         if (shown := _number(key, evidence[key])) is not None
     }
-    sources = evidence.get("sources")
-    if isinstance(sources, list) and sources:
-        numbers["Fuentes"] = ", ".join(str(s) for s in sources)
     return numbers
 
 
@@ -529,29 +522,55 @@ def alerts(f: Filters, states: Sequence[str]) -> list[AlertView]:
     """Alerts in `states` for the selected brands (and operator alerts), newest first."""
     views = []
     for row in _alert_rows(str(config_path()), tuple(states), f.brands):
-        links = [(url, url) for url in dict.fromkeys(_urls(row.evidence))]
-        if row.brand and row.rule == "negative_spike":
-            top = _window_negatives(str(config_path()), row.brand, row.window_start, row.window_end)
-            links += [(r.url, r.text) for r in top.itertuples() if safe_url(r.url)]
+        evidence = row.evidence
         views.append(
             AlertView(
                 id=row.id,
-                rule=row.rule,
                 kind=RULE_NAMES.get(row.rule, row.rule.replace("_", " ")),
                 brand=row.brand,
-                subject=row.subject,
+                subject=", ".join(map(str, evidence["sources"]))
+                if isinstance(evidence.get("sources"), list) and evidence["sources"]
+                else row.subject,
                 severity=row.severity,
                 state=row.state.value,
                 window=f"{local_time(row.window_start)} – {local_time(row.window_end, '%H:%M')}",
                 opened=local_time(row.opened_at),
                 updated=local_time(row.updated_at),
-                numbers=_ordered_numbers(row.evidence),
-                links=links,
-                evidence=row.evidence,
+                numbers=_ordered_numbers(evidence),
+                spark=_spark(evidence),
+                detail=evidence.get("last_error")
+                if isinstance(evidence.get("last_error"), str)
+                else None,
+                links=_links(evidence),
+                evidence=evidence,
                 deliveries=_delivery_summary(_deliveries(str(config_path()), row.id)),
             )
         )
     return views
+
+
+def _links(evidence: dict[str, Any]) -> list[tuple[str, str]]:
+    """(url, label) of the evidence: the thread's root, the top negative mentions, any other URL."""
+    found: dict[str, str] = {}
+    if isinstance(evidence.get("root_url"), str):
+        found[evidence["root_url"]] = str(evidence.get("root_text") or evidence["root_url"])
+    for item in evidence.get("top") or []:
+        if isinstance(item, dict) and isinstance(item.get("url"), str):
+            found.setdefault(item["url"], str(item.get("text") or item["url"]))
+    for url in _urls(evidence):
+        found.setdefault(url, url)
+    return [(url, label) for url, label in found.items() if safe_url(url)]
+
+
+def _spark(evidence: dict[str, Any]) -> list[float] | None:
+    """Negative mentions per step before the alert: the spike's last hours or the thread's growth."""
+    points = evidence.get("hourly") or evidence.get("growth")
+    # hourly rows are [hour, negative, total]; growth rows are [start, posts, negative, engagement].
+    column = 1 if "hourly" in evidence else 2
+    try:
+        return [float(point[column]) for point in points] if points else None
+    except (TypeError, ValueError, IndexError):
+        return None
 
 
 def _delivery_summary(deliveries: list[Delivery]) -> str | None:

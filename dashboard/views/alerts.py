@@ -50,9 +50,12 @@ for alert in found:
                     color=STATE_BADGES.get(alert.state, "gray"),
                 )
                 st.badge(alert.brand or "Operación (operator)", color="gray")
+            about = f" · {alert.subject}" if alert.subject and alert.subject != alert.brand else ""
             st.caption(
-                f"Ventana (window) {alert.window} · abierta {alert.opened} · "
-                f"actualizada {alert.updated}"
+                data.md_escape(
+                    f"Ventana (window) {alert.window} · abierta {alert.opened} · "
+                    f"actualizada {alert.updated}{about}"
+                )
             )
         with actions:
             if alert.state == "open":
@@ -86,8 +89,14 @@ for alert in found:
                     width="stretch",
                 )
         headline = list(alert.numbers.items())[:HEADLINE]
-        for column, (label, value) in zip(st.columns(HEADLINE), headline, strict=False):
-            column.metric(label, value)
+        for i, (column, (label, value)) in enumerate(
+            zip(st.columns(HEADLINE), headline, strict=False)
+        ):
+            # The first number (negatives) carries its recent history as a small bar chart.
+            spark = alert.spark if i == 0 else None
+            column.metric(label, value, chart_data=spark, chart_type="bar")
+        if alert.detail:
+            st.code(alert.detail, language=None, wrap_lines=True)
         if alert.links:
             st.markdown(
                 "\n".join(

@@ -35,6 +35,8 @@ ENGLISH_NEGATIVE = "Vellora support never answered my refund request, awful."
 SPIKE_SUBJECT = "Vellora"
 THREAD_URL = "https://foro.example.org/t/vellora-estafa/991"
 MAIL_ERROR = "550 mailbox unavailable"
+FORUM_ERROR = "HTTP 503 from foro.example.org: Service Unavailable"
+THREAD_ROOT = "¿A alguien más le ha estafado Vellora? Hilo con capturas"
 SOURCES = ("vellora-news", "vellora-forum", "vellora-mastodon", "vellora-reviews")
 
 
@@ -187,12 +189,20 @@ def seed(config_path: Path, now: datetime | None = None) -> Engine:
             severity="critical",
             window_start=now - timedelta(hours=40),
             window_end=now,
+            # The shape vigia.alerts.detect stores: the detector's numbers, the last hours
+            # ([hour, negative, total]) and the most negative mentions of the window.
             evidence={
                 "negative": 10,
                 "expected": 1.5,
                 "share": 0.25,
                 "baseline_share": 0.1,
                 "z": 6.2,
+                "brand": BRAND,
+                "hourly": [[f"h{k}", k % 3, 5] for k in range(24)],
+                "top": [
+                    {"url": a.mention.url, "text": a.mention.text, "compound": -0.6}
+                    for a in items[:5]
+                ],
             },
             now=now,
         )
@@ -209,12 +219,26 @@ def seed(config_path: Path, now: datetime | None = None) -> Engine:
             window_end=now,
             evidence={
                 "root_url": THREAD_URL,
+                "root_text": THREAD_ROOT,
                 "negative": 7,
                 "negative_previous": 1,
                 "engagement": 340,
                 "distinct_authors": 12,
                 "sources": ["vellora-forum"],
+                "growth": [["s0", 2, 0, 10], ["s1", 6, 1, 80], ["s2", 15, 6, 250]],
             },
+            now=now,
+        )
+        insert_alert(
+            conn,
+            key="source_unhealthy:seeded",
+            rule="source_unhealthy",
+            brand=None,
+            subject="vellora-forum",
+            severity="warning",
+            window_start=now,
+            window_end=now,
+            evidence={"source": "vellora-forum", "failures": 6, "last_error": FORUM_ERROR},
             now=now,
         )
     return engine
@@ -246,7 +270,7 @@ def _seed_sources(conn: Any, now: datetime) -> None:
         record_failure(
             conn,
             "vellora-forum",
-            "HTTP 503 from foro.example.org: Service Unavailable",
+            FORUM_ERROR,
             now - timedelta(minutes=50 - k),
             now + timedelta(minutes=30),
         )

@@ -7,13 +7,16 @@ from pathlib import Path
 from sqlalchemy import Engine, select
 from streamlit.testing.v1 import AppTest
 
+from dashboard.data import md_escape
 from tests.dashboard.conftest import Render
 from tests.dashboard.seed import (
     BRAND,
     ENGLISH_NEGATIVE,
+    FORUM_ERROR,
     HOSTILE_TEXT,
     NEWEST_NEGATIVE,
     OTHER_BRAND,
+    THREAD_ROOT,
     THREAD_URL,
 )
 from vigia.storage.schema import alerts
@@ -35,7 +38,8 @@ def test_overview_shows_kpis_against_the_previous_period(app: Render) -> None:
     assert shown["Menciones"] == ("40", "20")
     assert shown["% negativas"] == ("25.0 %", "+15.0 pp")
     assert shown["Sentimiento medio"] == ("-0.05", "-0.09")
-    assert shown["Alertas abiertas"][0] == "2"
+    # Two brand alerts and one operator alert (a failing source concerns every brand).
+    assert shown["Alertas abiertas"][0] == "3"
 
 
 def test_overview_breaks_down_sources_languages_and_topics(app: Render) -> None:
@@ -78,15 +82,18 @@ def test_alerts_page_lists_open_alerts_with_evidence_and_links(app: Render) -> N
     at = app("views/alerts.py")
     text = markdown(at)
     assert "Pico de menciones negativas" in text
+    assert "Fuente con fallos" in text and "Operación (operator)" in text
+    assert FORUM_ERROR in [c.value for c in at.code]
+    assert [m.chart_data for m in at.metric if m.chart_data]  # the spike's last hours
     assert "Hilo negativo que se propaga" in text
     assert "Crítica (critical)" in text and "Aviso (warning)" in text
     shown = metrics(at)
     assert shown["Esperadas"][0] == "1.50"
     assert shown["% habitual"][0] == "10.0 %"
     assert shown["Autores distintos"][0] == "12"
-    assert f"]({THREAD_URL})" in text
+    assert f"[{md_escape(THREAD_ROOT)}]({THREAD_URL})" in text
     # The spike's evidence lists the window's most negative mentions as links...
-    assert "(https://vellora-news.example.org/p/0)" in text
+    assert f"[{md_escape(NEWEST_NEGATIVE)}](https://vellora-news.example.org/p/0)" in text
     # ...with their text escaped: no bold, no link, no HTML from a mention.
     assert "Vellora \\*\\*no bold\\*\\* \\[pincha\\]\\(javascript\\:alert\\(1\\)\\)" in text
     assert "](javascript" not in text

@@ -210,25 +210,6 @@ def latest_mentions(
     return _frame(conn, query)
 
 
-def window_negatives(
-    conn: Connection, brand: str, start: datetime, end: datetime, limit: int = 5
-) -> pd.DataFrame:
-    """The most negative mentions of `brand` published in [start, end): the evidence behind a spike."""
-    m = mentions.c
-    query = (
-        select(*(m[name] for name in MENTION_COLUMNS))
-        .where(
-            m.brand == brand,
-            m.published_at >= naive_utc(start),
-            m.published_at < naive_utc(end),
-            m.sentiment == "negative",
-        )
-        .order_by(m.compound.asc(), m.published_at.desc())
-        .limit(limit)
-    )
-    return _frame(conn, query)
-
-
 def data_version(conn: Connection) -> tuple[Any, ...]:
     """Changes whenever a mention, an alert or a source's state is written: cheap, index-only."""
     return (
