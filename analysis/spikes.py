@@ -30,6 +30,12 @@ Why these statistics:
   Poisson-sized spread makes a 40 % rise look significant, which nobody wants to be paged for.
 * **Confirmation**: the longer window ending at ``now`` must also be elevated (``z_confirm``),
   which drops a single noisy short window in an otherwise calm afternoon.
+* **Fast window**: a crisis should page within a poll or two, before an hour's worth of
+  negatives has piled up. So the ``fast_window`` (15-30 min) ending at ``now`` is judged too, on
+  the same pro-rated baselines, and fires *without* the longer window's confirmation, but only
+  on stronger evidence: ``z_fast`` (above ``z_warning``) and ``min_negative_fast`` negatives,
+  with the same ratio and share tests. The short window is judged first, so the fast one adds
+  findings and changes none. Either way, ``critical`` needs the longer window confirmed.
 * **Warm-up**: nothing fires before ``warmup`` of history (counted from the series' first
   bucket) and at least ``_MIN_SAMPLES`` baseline samples.
 """
@@ -83,14 +89,19 @@ class SpikeParams:
     min_share_lift: float = 1.5
     share_floor: float = 0.05
     warmup: timedelta = timedelta(days=7)
+    fast_window: timedelta = timedelta(minutes=30)
+    min_negative_fast: int = 4
+    z_fast: float = 5.0
 
     def __post_init__(self) -> None:
         # A zero floor would let a zero baseline divide by zero; a long window shorter than the
-        # short one would confirm nothing.
+        # short one would confirm nothing; a fast window longer than the short one is not fast.
         if self.min_expected_per_hour <= 0:
             raise ValueError("min_expected_per_hour must be > 0")
         if self.long_window < self.short_window:
             raise ValueError("long_window must be at least short_window")
+        if not timedelta(0) < self.fast_window <= self.short_window:
+            raise ValueError("fast_window must be > 0 and at most short_window")
 
 
 PRESETS: Mapping[str, SpikeParams] = {
@@ -103,6 +114,9 @@ PRESETS: Mapping[str, SpikeParams] = {
         z_confirm=3.0,
         z_critical=10.0,
         min_share_lift=2.0,
+        fast_window=timedelta(minutes=30),
+        min_negative_fast=10,
+        z_fast=8.0,
     ),
     "medium": SpikeParams(),
     "high": SpikeParams(
@@ -114,6 +128,9 @@ PRESETS: Mapping[str, SpikeParams] = {
         z_confirm=1.5,
         z_critical=6.0,
         min_share_lift=1.3,
+        fast_window=timedelta(minutes=15),
+        min_negative_fast=4,
+        z_fast=5.0,
     ),
 }
 """Sensitivity presets.
@@ -130,7 +147,10 @@ min_ratio          3        2        1.5      negatives / expected needed
 min_expected/h     0.5      0.5      0.5      floor of the baseline rate (mentions/hour)
 z_warning          6        4        3        robust z of the short window to fire
 z_confirm          3        2        1.5      robust z the long window must reach too
-z_critical         10       8        6        z (either window) that makes it critical
+z_critical         10       8        6        z (either window, long one confirmed): critical
+fast_window        30 min   30 min   15 min   window judged without confirmation
+min_negative_fast  10       4        4        negatives needed in the fast window
+z_fast             8        5        5        robust z of the fast window to fire
 min_share_lift     2.0      1.5      1.3      negative share / baseline share needed
 share_floor        0.05     0.05     0.05     baseline share never taken below this
 warmup             7 d      7 d      7 d      history needed before the first alert
@@ -213,7 +233,7 @@ class _Hours:
 def detect_spike(
     series: Sequence[HourBucket], now: datetime, params: SpikeParams
 ) -> SpikeFinding | None:
-    """Judge the ``params.short_window`` ending at ``now``; return a finding or ``None``.
+    """Judge the windows ending at ``now`` (short, then fast); return a finding or ``None``.
 
     ``series`` is one brand's hourly buckets (any order, gaps are zero) covering at least the
     baseline look-back (``max(baseline_days, 7 * baseline_weeks)`` days plus the long window);
@@ -224,45 +244,68 @@ def detect_spike(
     hours = _Hours(series)
     if hours.first is None or now - hours.first < params.warmup:
         return None
-    short = _window_stats(hours, now, params.short_window, params)
-    if short is None or short.samples < _MIN_SAMPLES:
-        return None
-    if short.negative < params.min_negative or short.z < params.z_warning:
-        return None
-    if short.negative < params.min_ratio * short.expected:
-        return None
-    baseline_share = hours.share_before(now - params.short_window)
-    if short.share < params.min_share_lift * max(baseline_share, params.share_floor):
-        return None
-    long = _window_stats(hours, now, params.long_window, params)
-    if long is None or long.z < params.z_confirm:
-        return None
-    score = short.z
-    severity: Severity = "critical" if max(score, long.z) >= params.z_critical else "warning"
-    start = now - params.short_window
+    long: _WindowStats | None = None
+    rules = (
+        ("short", params.short_window, params.min_negative, params.z_warning, True),
+        ("fast", params.fast_window, params.min_negative_fast, params.z_fast, False),
+    )
+    for name, length, min_negative, z_needed, needs_confirmation in rules:
+        window = _window_stats(hours, now, length, params)
+        if window is None or window.samples < _MIN_SAMPLES:
+            continue
+        if window.negative < min_negative or window.z < z_needed:
+            continue
+        if window.negative < params.min_ratio * window.expected:
+            continue
+        baseline_share = hours.share_before(now - length)
+        if window.share < params.min_share_lift * max(baseline_share, params.share_floor):
+            continue
+        long = long or _window_stats(hours, now, params.long_window, params)
+        if long is None:
+            continue
+        confirmed = long.z >= params.z_confirm
+        if needs_confirmation and not confirmed:
+            continue
+        critical = confirmed and max(window.z, long.z) >= params.z_critical
+        return _finding(name, now, length, window, long, baseline_share, critical, params)
+    return None
+
+
+def _finding(
+    name: str,
+    now: datetime,
+    length: timedelta,
+    window: _WindowStats,
+    long: _WindowStats,
+    baseline_share: float,
+    critical: bool,
+    params: SpikeParams,
+) -> SpikeFinding:
+    start = now - length
     return SpikeFinding(
         window_start=start,
         window_end=now,
-        negative=round(short.negative),
-        expected=short.expected,
-        share=short.share,
+        negative=round(window.negative),
+        expected=window.expected,
+        share=window.share,
         baseline_share=baseline_share,
-        score=score,
-        severity=severity,
+        score=window.z,
+        severity="critical" if critical else "warning",
         evidence={
+            "rule_window": name,
             "window_start": start.isoformat(),
             "window_end": now.isoformat(),
-            "negative": round(short.negative),
-            "total": round(short.total),
-            "expected": round(short.expected, 2),
-            "share": round(short.share, 3),
+            "negative": round(window.negative),
+            "total": round(window.total),
+            "expected": round(window.expected, 2),
+            "share": round(window.share, 3),
             "baseline_share": round(baseline_share, 3),
-            "z": round(score, 2),
+            "z": round(window.z, 2),
             "long_window_hours": params.long_window / HOUR,
             "long_negative": round(long.negative),
             "long_expected": round(long.expected, 2),
             "long_z": round(long.z, 2),
-            "baseline_samples": short.samples,
+            "baseline_samples": window.samples,
         },
     )
 

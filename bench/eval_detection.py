@@ -1,56 +1,100 @@
-"""Replay a synthetic scenario through the detectors and alert policy; print recall, false alerts
-and time-to-alert per sensitivity preset.
+"""Replay a synthetic scenario through the real pipeline on a simulated clock; print recall, false
+alerts and time-to-alert per sensitivity preset.
 
-``python -m bench.eval_detection [--seed N] [--weeks W] [--poll-minutes M] [--presets low,medium]``
+``python -m bench.eval_detection [--seed N] [--weeks W] [--repeats R] [--brands B]
+[--poll-minutes M] [--presets low,medium,high] [--jobs J]``
 
-A simulated clock polls every ``--poll-minutes``. At each poll every brand's detectors see only
-what was published before the clock: hourly buckets (the current hour partial) for the spike
-detector, the last six hours of posts and the engagement observed so far for the thread
-detector. Findings go through :func:`vigia.alerts.policy.decide`; a NEW or REOPEN decision is a
-notification. A notification for a brand between an incident's start and two hours after its
-end detects it; any other notification (including during a decoy) is a false alert.
+The default (4 weeks, the first 4 brands, each incident and decoy kind once per brand) keeps the
+run to a few minutes on two cores; ``--weeks 6 --repeats 2 --brands 5`` is the fuller picture.
+
+Each preset gets its own :class:`vigia.pipeline.Runtime` (``Runtime.build`` with a simulated
+clock) on a fresh SQLite file. The clock ticks every ``--poll-minutes``; at each tick every
+source is "polled": the mentions published since the previous tick, plus every thread root whose
+engagement grew (re-seen with its new counts, as a collector re-fetching a post reports them),
+go through :func:`vigia.storage.mentions.save_batch` with the Runtime's analyser, so brand,
+language and sentiment come from the real scorers, and the hourly rollup and engagement
+snapshots are the store's own. Then :func:`vigia.alerts.detect.check_brand` runs for every brand
+the tick touched and :func:`vigia.alerts.channels.deliver_due` writes the notifications to an
+outbox folder (no SMTP). All sources poll at the same instant, so detection runs once a tick.
+
+Scoring reads the ``alerts`` table: every stored alert is one notification (NEW) at its
+``opened_at``; nobody acknowledges or resolves alerts in the replay, so later notification
+rounds are escalations of the same alert and are not counted again. An alert for a brand between
+an incident's start and two hours after its end detects it; any other alert is a false one
+(a *decoy alert* when it falls during a decoy).
 """
 
 from __future__ import annotations
 
 import argparse
-from bisect import bisect_left
-from collections import defaultdict
+import heapq
+import logging
+import tempfile
+import time
+from collections import Counter, defaultdict
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from statistics import median
 
-from analysis import spikes, threads
-from analysis.spikes import HourBucket, detect_spike
-from analysis.threads import EngagementSnapshot, ThreadPost, detect_spreading_threads
-from bench.scenarios import INCIDENT_KINDS, Incident, Scenario, SyntheticMention, generate
-from vigia.alerts.policy import (
-    AlertPolicy,
-    AlertState,
-    Decision,
-    PreviousAlert,
-    Severity,
-    decide,
+from sqlalchemy import func, select
+
+from bench.scenarios import (
+    BRANDS,
+    INCIDENT_KINDS,
+    SOURCES,
+    Incident,
+    Scenario,
+    SyntheticMention,
+    generate,
 )
+from collectors.base import Engagement, Mention
+from vigia.alerts.channels import deliver_due
+from vigia.alerts.detect import check_brand
+from vigia.analyse import AnalysedMention
+from vigia.config import Settings, parse_settings
+from vigia.pipeline import Runtime
+from vigia.storage.alerts import deliveries_of, list_alerts
+from vigia.storage.mentions import save_batch
+from vigia.storage.schema import mentions
 
 HOUR = timedelta(hours=1)
+DAY = timedelta(days=1)
 MINUTE = timedelta(minutes=1)
 # Matching slack after an incident's end: an alert that late still points at it.
 GRACE = 2 * HOUR
-THREAD_LOOKBACK = 6 * HOUR
+# One configured source per scenario source, with options each collector type accepts; nothing
+# is fetched (the replay hands the mentions to the store itself).
+_OPTIONS: dict[str, dict[str, str]] = {
+    "mastodon": {"instance": "https://mastodon.example", "query": "marcas"},
+    "reddit": {"query": "marcas"},
+    "bluesky": {"query": "marcas"},
+    "hackernews": {"query": "marcas"},
+    "rss": {"url": "https://noticias.example/feed.xml"},
+}
+
+
+class SimClock:
+    """The replay's clock: the Runtime reads every "now" from it."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
 
 
 @dataclass(frozen=True, slots=True)
-class Notification:
-    """One notification the policy let through."""
+class AlertSeen:
+    """One stored alert as the scoring needs it."""
 
     brand: str
     rule: str
     subject: str
     at: datetime
-    severity: Severity
-    decision: Decision
+    severity: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,138 +102,186 @@ class Outcome:
     """What one preset did on a scenario."""
 
     preset: str
-    notifications: tuple[Notification, ...]
+    alerts: tuple[AlertSeen, ...]
     detected: dict[Incident, timedelta]  # incident -> time to first alert
     false_alerts: int
     decoy_alerts: int
     brand_weeks: float
+    labels: Counter[tuple[str, str]]  # (generated mood, stored sentiment label) -> mentions
+    seconds: float
 
 
-class _BrandStream:
-    """One brand's mentions, indexed for replay without looking past the clock."""
-
-    def __init__(self, mentions: Sequence[SyntheticMention]) -> None:
-        self.mentions = sorted(mentions, key=lambda m: m.published)
-        self.times = [m.published for m in self.mentions]
-        self.posts = [_thread_post(m) for m in self.mentions]
-        self.first_hour = _floor_hour(self.times[0])
-        complete: dict[datetime, list[int]] = defaultdict(lambda: [0, 0])
-        for m in self.mentions:
-            slot = complete[_floor_hour(m.published)]
-            slot[0] += 1
-            slot[1] += m.negative
-        self.hours = {h: HourBucket(h, t, n) for h, (t, n) in complete.items()}
-        self.observed = {
-            (m.source, m.source_id): [s.observed for s in m.engagement]
-            for m in self.mentions
-            if m.engagement
-        }
-
-    def buckets(self, now: datetime, lookback: timedelta) -> list[HourBucket]:
-        """Hourly buckets from ``now - lookback`` (or the first hour) to ``now``; the current
-        hour holds only what was published before ``now``."""
-        current = _floor_hour(now)
-        start = max(self.first_hour, current - lookback)
-        # The first bucket marks the start of history for the detector's warm-up.
-        out = [self.hours[self.first_hour]] if start > self.first_hour else []
-        hour = start
-        while hour < current:
-            bucket = self.hours.get(hour)
-            if bucket is not None:
-                out.append(bucket)
-            hour += HOUR
-        lo, hi = bisect_left(self.times, current), bisect_left(self.times, now)
-        if hi > lo:
-            negative = sum(m.negative for m in self.mentions[lo:hi])
-            out.append(HourBucket(current, hi - lo, negative))
-        return out
-
-    def recent(
-        self, now: datetime, lookback: timedelta
-    ) -> tuple[list[ThreadPost], list[EngagementSnapshot]]:
-        lo, hi = bisect_left(self.times, now - lookback), bisect_left(self.times, now)
-        snaps: list[EngagementSnapshot] = []
-        for m in self.mentions[lo:hi]:
-            if m.engagement:
-                seen = bisect_left(self.observed[(m.source, m.source_id)], now)
-                snaps.extend(m.engagement[:seen])
-        return self.posts[lo:hi], snaps
+def settings_for(scenario: Scenario, preset: str, workdir: Path, poll: timedelta) -> Settings:
+    """The configuration of the replayed installation: the scenario's brands and sources."""
+    return parse_settings(
+        {
+            "database_url": f"sqlite:///{workdir / 'vigia.db'}",
+            "brands": [{"name": b.name, "keywords": [b.name]} for b in scenario.brands],
+            "sources": [
+                {"name": name, "type": name, "interval": f"{poll // MINUTE}m", **_OPTIONS[name]}
+                for name in SOURCES
+            ],
+            "alerts": {"sensitivity": preset, "outbox": "outbox"},
+        },
+        base_dir=workdir,
+        origin=f"replay ({preset})",
+    )
 
 
-def replay(
+class _Feed:
+    """What each source would return at each tick: new mentions and re-seen grown roots."""
+
+    def __init__(self, scenario: Scenario) -> None:
+        self._mentions = scenario.mentions  # sorted by publication
+        self._next = 0
+        # (observed, index of the root's mention, index of the snapshot) for every snapshot.
+        self._snapshots: list[tuple[datetime, int, int]] = [
+            (snap.observed, i, k)
+            for i, m in enumerate(scenario.mentions)
+            for k, snap in enumerate(m.engagement)
+        ]
+        heapq.heapify(self._snapshots)
+
+    def poll(self, now: datetime) -> dict[str, list[Mention]]:
+        """Per source, what a poll at ``now`` fetches."""
+        batches: dict[str, dict[str, Mention]] = defaultdict(dict)
+        while self._next < len(self._mentions) and self._mentions[self._next].published < now:
+            m = self._mentions[self._next]
+            # A post that will gather replies is first seen with zero counts.
+            counts = Engagement(0, 0, 0) if m.engagement else Engagement()
+            batches[m.source][m.source_id] = _mention(m, counts)
+            self._next += 1
+        while self._snapshots and self._snapshots[0][0] <= now:
+            _, i, k = heapq.heappop(self._snapshots)
+            m = self._mentions[i]
+            snap = m.engagement[k]
+            # Later snapshots of the same root overwrite earlier ones: a poll sees the latest.
+            batches[m.source][m.source_id] = _mention(
+                m, Engagement(snap.replies, snap.reposts, snap.likes)
+            )
+        return {source: list(items.values()) for source, items in batches.items()}
+
+
+def replay(scenario: Scenario, preset: str, poll: timedelta, workdir: Path) -> Outcome:
+    """Poll the whole scenario through a real Runtime with one preset and score its alerts.
+
+    The warm-up weeks (nothing injected) are stored a day at a time without detection, as
+    history; from ``scenario.quiet_until`` on, every source is polled every ``poll`` and
+    detection runs after each poll.
+    """
+    began = time.perf_counter()
+    clock = SimClock(scenario.start)
+    rt = Runtime.build(settings_for(scenario, preset, workdir, poll), clock=clock)
+    try:
+        feed = _Feed(scenario)
+        now = scenario.start
+        while now < scenario.end:
+            now = min(now + (DAY if now < scenario.quiet_until else poll), scenario.end)
+            clock.now = now
+            touched: set[str] = set()
+            for source, batch in feed.poll(now).items():
+                touched |= _store(rt, source, batch, now)
+            if now <= scenario.quiet_until:
+                continue
+            for brand in sorted(touched):
+                check_brand(rt, brand, now)
+            deliver_due(rt)
+        alerts = _stored_alerts(rt)
+        labels = _labels(rt, scenario)
+    finally:
+        rt.close()
+    return _score(scenario, preset, alerts, labels, time.perf_counter() - began)
+
+
+def _store(rt: Runtime, source: str, batch: list[Mention], now: datetime) -> set[str]:
+    """Store one source's batch as the pipeline does; the brands it touched."""
+    analysed: list[AnalysedMention] = []
+
+    def analyse(fresh: Sequence[Mention]) -> list[AnalysedMention]:
+        analysed.extend(rt.analyser.analyse_all(fresh))
+        return analysed
+
+    with rt.engine.begin() as conn:
+        result = save_batch(conn, source, batch, analyse, now)
+        brands = {a.brand for a in analysed if a.brand}
+        if result.updated:
+            # Re-seen posts are not analysed again: their brand comes from the store.
+            m = mentions.c
+            ids = [x.source_id for x in batch]
+            brands.update(
+                b
+                for b in conn.execute(
+                    select(m.brand)
+                    .where(m.source == source, m.source_id.in_(ids), m.brand.is_not(None))
+                    .distinct()
+                ).scalars()
+            )
+    return brands
+
+
+def _stored_alerts(rt: Runtime) -> list[AlertSeen]:
+    found = []
+    with rt.engine.connect() as conn:
+        for alert in list_alerts(conn, states=None, limit=1_000_000):
+            rounds = deliveries_of(conn, alert.id)
+            # Every alert was notified when it was stored: its first round is in the outbox.
+            assert any(d.round == 1 and d.ok for d in rounds), f"alert {alert.id} not notified"
+            found.append(
+                AlertSeen(
+                    alert.brand or "",
+                    alert.rule,
+                    alert.subject or "",
+                    _aware(alert.opened_at),
+                    alert.severity,
+                )
+            )
+    return sorted(found, key=lambda a: (a.at, a.brand, a.rule))
+
+
+def _labels(rt: Runtime, scenario: Scenario) -> Counter[tuple[str, str]]:
+    """How the real scorers labelled what the generator meant (mood -> stored label)."""
+    mood = {(m.source, m.source_id): m.mood for m in scenario.mentions}
+    counts: Counter[tuple[str, str]] = Counter()
+    m = mentions.c
+    with rt.engine.connect() as conn:
+        rows = conn.execute(select(m.source, m.source_id, func.coalesce(m.sentiment, "none"))).all()
+    for source, source_id, label in rows:
+        counts[(mood[(source, source_id)], label)] += 1
+    return counts
+
+
+def _score(
     scenario: Scenario,
     preset: str,
-    poll: timedelta = timedelta(minutes=15),
-    policy: AlertPolicy | None = None,
+    alerts: list[AlertSeen],
+    labels: Counter[tuple[str, str]],
+    seconds: float,
 ) -> Outcome:
-    """Poll every brand every ``poll`` through the whole scenario with one preset."""
-    policy = policy or AlertPolicy()
-    spike_params, thread_params = spikes.PRESETS[preset], threads.PRESETS[preset]
-    lookback = (
-        max(
-            timedelta(days=spike_params.baseline_days),
-            7 * spike_params.baseline_weeks * timedelta(1),
-        )
-        + spike_params.long_window
-        + 2 * HOUR
-    )
-    by_brand: dict[str, list[SyntheticMention]] = defaultdict(list)
-    for m in scenario.mentions:
-        by_brand[m.brand].append(m)
-    streams = {brand: _BrandStream(ms) for brand, ms in by_brand.items()}
-    state: dict[tuple[str, str], PreviousAlert] = {}
-    sent: list[Notification] = []
-
-    def handle(brand: str, rule: str, subject: str, severity: Severity, now: datetime) -> None:
-        previous = state.get((rule, subject))
-        decision = decide(previous, severity, now, rule=rule, subject=subject, policy=policy)
-        if decision is Decision.SUPPRESS:
-            return
-        if decision.notifies:
-            sent.append(Notification(brand, rule, subject, now, severity, decision))
-        # Nobody acknowledges or resolves in the replay: alerts stay open until the policy's
-        # quiet gap ends their episode.
-        state[(rule, subject)] = PreviousAlert(
-            AlertState.OPEN,
-            severity if decision.notifies or previous is None else previous.severity,
-            now,
-            now if decision.notifies or previous is None else previous.last_notified,
-        )
-
-    now = scenario.start + poll
-    while now <= scenario.end:
-        for brand, stream in streams.items():
-            finding = detect_spike(stream.buckets(now, lookback), now, spike_params)
-            if finding is not None:
-                handle(brand, "negative_spike", brand, finding.severity, now)
-            posts, snaps = stream.recent(now, THREAD_LOOKBACK)
-            for thread in detect_spreading_threads(posts, snaps, now, thread_params):
-                handle(brand, "spreading_thread", thread.thread_key, thread.severity, now)
-        now += poll
-    return _score(scenario, preset, sent, spike_params.warmup)
-
-
-def _score(scenario: Scenario, preset: str, sent: list[Notification], warmup: timedelta) -> Outcome:
     detected: dict[Incident, timedelta] = {}
     false_alerts = decoy_alerts = 0
-    for note in sent:
-        if note.decision is Decision.ESCALATE:
-            continue  # a follow-up of an alert already counted
+    for alert in alerts:
         hits = [
             i
             for i in scenario.incidents
-            if i.brand == note.brand and i.start <= note.at <= i.end + GRACE
+            if i.brand == alert.brand and i.start <= alert.at <= i.end + GRACE
         ]
         real = [i for i in hits if not i.decoy]
         for incident in real:
-            detected.setdefault(incident, note.at - incident.start)
+            detected.setdefault(incident, alert.at - incident.start)
         if not real:
             false_alerts += 1
             decoy_alerts += bool(hits)
-    # Alerts are possible only after the warm-up; count brand-weeks from there.
-    weeks = (scenario.end - scenario.start - warmup) / timedelta(weeks=1)
+    # Detection runs only after the warm-up weeks; count brand-weeks from there.
+    weeks = (scenario.end - scenario.quiet_until) / timedelta(weeks=1)
     return Outcome(
-        preset, tuple(sent), detected, false_alerts, decoy_alerts, weeks * len(scenario.brands)
+        preset,
+        tuple(alerts),
+        detected,
+        false_alerts,
+        decoy_alerts,
+        weeks * len(scenario.brands),
+        labels,
+        seconds,
     )
 
 
@@ -197,11 +289,19 @@ def report(scenario: Scenario, outcomes: Sequence[Outcome], poll: timedelta) -> 
     """The evaluation table as text."""
     real = [i for i in scenario.incidents if not i.decoy]
     decoys = len(scenario.incidents) - len(real)
+    labels = outcomes[0].labels
     lines = [
-        f"scenario: {len(scenario.brands)} brands, "
+        f"scenario: {len(scenario.brands)} brands "
+        f"({', '.join(b.name for b in scenario.brands)}), "
         f"{(scenario.end - scenario.start) / timedelta(weeks=1):.0f} weeks, "
         f"{len(scenario.mentions)} mentions, {len(real)} incidents, {decoys} decoys; "
-        f"poll every {poll / timedelta(minutes=1):.0f} min",
+        f"poll every {poll / MINUTE:.0f} min through the real pipeline",
+        "scorers (generated mood -> stored label): "
+        + "; ".join(
+            f"{mood} {_share(labels, mood, mood)} labelled {mood}"
+            + (f", {_share(labels, mood, 'negative')} negative" if mood != "negative" else "")
+            for mood in ("negative", "neutral", "positive")
+        ),
         "",
         f"{'preset':<8}{'kind':<14}{'recall':>12}{'median TTA':>12}{'max TTA':>10}"
         f"{'false/brand-wk':>16}{'decoy alerts':>14}",
@@ -220,32 +320,67 @@ def report(scenario: Scenario, outcomes: Sequence[Outcome], poll: timedelta) -> 
                 )
             lines.append(f"{outcome.preset:<8}{kind:<14}{recall:>12}{med:>12}{top:>10}{extra}")
         lines.append("")
+    lines.append("replay time: " + ", ".join(f"{o.preset} {o.seconds:.0f} s" for o in outcomes))
     return "\n".join(lines)
+
+
+def _scenario(args: argparse.Namespace) -> Scenario:
+    return generate(
+        seed=args.seed, weeks=args.weeks, repeats=args.repeats, brands=BRANDS[: args.brands]
+    )
+
+
+def _run(args: argparse.Namespace, preset: str) -> Outcome:
+    # Each worker process builds the same seeded scenario rather than receiving it pickled.
+    scenario = _scenario(args)
+    poll = timedelta(minutes=args.poll_minutes)
+    with tempfile.TemporaryDirectory(prefix=f"vigia-eval-{preset}-") as tmp:
+        return replay(scenario, preset, poll, Path(tmp))
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Command-line entry point."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--weeks", type=int, default=8)
+    parser.add_argument("--weeks", type=int, default=4)
+    parser.add_argument("--repeats", type=int, default=1, help="each kind per brand")
+    parser.add_argument(
+        "--brands", type=int, default=4, help=f"the first N of the {len(BRANDS)} scenario brands"
+    )
     parser.add_argument("--poll-minutes", type=float, default=15)
     parser.add_argument("--presets", default="low,medium,high")
+    parser.add_argument("--jobs", type=int, default=2, help="presets replayed in parallel")
     args = parser.parse_args(argv)
-    scenario = generate(seed=args.seed, weeks=args.weeks)
-    poll = timedelta(minutes=args.poll_minutes)
-    outcomes = [replay(scenario, p, poll) for p in args.presets.split(",")]
-    print(report(scenario, outcomes, poll))
+    # Every alert is logged as a warning; the table says it all.
+    logging.getLogger("vigia").setLevel(logging.ERROR)
+    presets = args.presets.split(",")
+    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+        outcomes = list(pool.map(_run, [args] * len(presets), presets))
+    print(report(_scenario(args), outcomes, timedelta(minutes=args.poll_minutes)))
 
 
-def _thread_post(m: SyntheticMention) -> ThreadPost:
-    return ThreadPost(
-        m.source, m.source_id, m.thread_id, m.parent_id, m.author, m.published, m.url, m.text,
-        m.compound, m.negative,
-    )  # fmt: skip
+def _mention(m: SyntheticMention, engagement: Engagement) -> Mention:
+    return Mention(
+        source=m.source,
+        source_id=m.source_id,
+        url=m.url,
+        published=m.published,
+        text=m.text,
+        author=m.author,
+        thread_id=m.thread_id,
+        parent_id=m.parent_id,
+        engagement=engagement,
+    )
 
 
-def _floor_hour(moment: datetime) -> datetime:
-    return moment.replace(minute=0, second=0, microsecond=0)
+def _share(labels: Counter[tuple[str, str]], mood: str, label: str) -> str:
+    total = sum(n for (g, _), n in labels.items() if g == mood)
+    return f"{labels[(mood, label)] / total:.0%}" if total else "-"
+
+
+def _aware(moment: datetime) -> datetime:
+    # The store keeps naive UTC.
+    return moment.replace(tzinfo=UTC)
 
 
 def _minutes(minutes: float) -> str:

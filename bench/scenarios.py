@@ -61,74 +61,89 @@ _DAILY = (0.35, 0.2, 0.12, 0.1, 0.1, 0.15, 0.35, 0.7, 1.1, 1.4, 1.6, 1.6) + (
 _WEEKLY = (1.1, 1.05, 1.05, 1.0, 1.0, 0.7, 0.6)  # Monday .. Sunday
 _NORM = sum(_DAILY) / 24 * sum(_WEEKLY) / 7
 
-_NEGATIVE = (
-    "{b} me ha cobrado dos veces la factura de {m}",
-    "Otra vez sin servicio de {b} en {c}, ya van {n} horas",
-    "Pésima atención de {b}: {n} días esperando una respuesta",
-    "{b} support is useless, waited {n} hours for nothing",
-    "No vuelvo a comprar en {b}, el pedido {n} llegó roto",
-    "Cancelled my {b} plan after {n} outages this month",
-    "Vergüenza lo de {b} con los clientes de {c}",
-)
-_POSITIVE = (
-    "Encantada con el servicio de {b} en {c}",
-    "Great job {b}, the new app works really well",
-    "Gracias {b} por resolver lo del pedido {n} tan rápido",
-    "{b} keeps getting better, loving the {m} update",
-)
-_NEUTRAL = (
-    "¿Alguien sabe el horario de {b} en {c}?",
-    "{b} abre una tienda nueva en {c}",
-    "Comparing {b} and the others for {m}, any thoughts?",
-    "Leído en el periódico: {b} cambia su tarifa de {m}",
-)
+# Texts in the two languages the product scores (about two Spanish for one English), worded the
+# way people write so that the real language detector and sentiment scorers judge them; the eval
+# prints how many the scorers label as generated. Posts name the brand; replies (``_REPLY_*``)
+# often do not, as on real platforms, and then only the thread detector sees them.
+_LANGUAGES = ("es", "es", "en")
+_TEXTS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("negative", "es"): (
+        "{b} me ha cobrado dos veces la factura de {m} y nadie me da una solución",
+        "Otra vez sin servicio de {b} en {c}. Ya van {n} horas, es una vergüenza",
+        "Pésima atención al cliente de {b}: {n} días esperando una respuesta",
+        "No vuelvo a comprar en {b}, el pedido {n} llegó roto y no me devuelven el dinero",
+        "Qué desastre lo de {b} con los clientes de {c}",
+        "{b} es lo peor, llevo toda la mañana intentando hablar con alguien",
+        "Estoy harta de {b}, cada mes un cargo que no reconozco",
+        "El servicio de {b} en {c} es malísimo",
+        "{b}, devolvedme el dinero ya. Nunca más.",
+    ),
+    ("negative", "en"): (
+        "{b} support is useless, waited {n} hours for nothing",
+        "Cancelled my {b} plan after {n} outages this month. Terrible service.",
+        "{b} charged me twice and nobody answers. Awful.",
+        "Worst experience ever with {b}, order {n} arrived broken",
+        "So frustrated with {b} right now, the app keeps crashing",
+        "{b} has the worst customer service, {n} minutes on hold",
+    ),
+    ("positive", "es"): (
+        "Encantada con el servicio de {b} en {c}",
+        "Gracias {b} por resolver lo del pedido {n} tan rápido",
+        "{b} cada vez mejor, me encanta la actualización de {m}",
+        "Muy buena experiencia con {b} en {c}, todo perfecto",
+    ),
+    ("positive", "en"): (
+        "Great job {b}, the new app works really well",
+        "{b} keeps getting better, loving the {m} update",
+        "Thanks {b} for sorting out order {n} so quickly",
+    ),
+    ("neutral", "es"): (
+        "¿Alguien sabe a qué hora abre {b} en {c}?",
+        "{b} abre una tienda nueva en {c}",
+        "Leído en el periódico: {b} cambia su tarifa de {m}",
+        "{b} presenta sus resultados del trimestre el {n} de {m}",
+    ),
+    ("neutral", "en"): (
+        "Comparing {b} and the others for a new plan, any thoughts?",
+        "Has anyone used {b} in {c}?",
+        "{b} is moving its office to {c}",
+    ),
+}
+_REPLIES: dict[tuple[str, str], tuple[str, ...]] = {
+    ("negative", "es"): (
+        "Me pasa lo mismo, ya van {n} días sin respuesta",
+        "Igual que yo, una vergüenza",
+        "Esto es un abuso, que alguien haga algo",
+        "Qué vergüenza, a mí me hicieron lo mismo en {c}",
+        "Lo mismo aquí, fatal",
+    ),
+    ("negative", "en"): (
+        "Same here, absolutely terrible",
+        "This is ridiculous, I've been waiting for {n} days too",
+        "Unacceptable. Happened to me last week as well",
+    ),
+    ("positive", "es"): ("Me encanta, gracias por compartir", "Qué buena noticia"),
+    ("positive", "en"): ("Love it, great news", "Nice, I've been waiting for this"),
+    ("neutral", "es"): (
+        "Yo lo pregunté ayer en la tienda de {c}",
+        "Creo que abren a las nueve",
+        "Depende de la zona, en la mía sí",
+    ),
+    ("neutral", "en"): ("I think it's on their website", "Depends on the area, mine is {c}"),
+}
+# Endings that make two posts from one template differ (people word things differently; without
+# them two posts would be near-duplicates across sources, which real streams are not).
+_TAILS: dict[str, tuple[str, ...]] = {
+    "es": ("", "", " #{tag}", " @{tag}_ayuda", " (ref. {n})", " Desde {c}.", " cc @{tag}"),
+    "en": ("", "", " #{tag}", " @{tag}help", " (ref {n})", " From {c}.", " cc @{tag}"),
+}
+# Share of replies that name the brand.
+_REPLY_NAMES_BRAND = 0.5
 _CITIES = ("Madrid", "Sevilla", "Bogotá", "Lima", "Valencia", "Quito", "Rosario", "Bilbao")
-_FILLER = tuple(
-    [
-        "hoy",
-        "otra",
-        "vez",
-        "ya",
-        "la",
-        "verdad",
-        "en",
-        "serio",
-        "por",
-        "favor",
-        "ahora",
-        "mismo",
-        "de",
-        "nuevo",
-        "siempre",
-        "nunca",
-        "igual",
-        "today",
-        "again",
-        "honestly",
-        "seriously",
-        "please",
-        "right",
-        "now",
-        "as",
-        "usual",
-        "never",
-        "always",
-        "anyway",
-        "también",
-        "bueno",
-        "pues",
-        "vaya",
-        "madre",
-        "mía",
-        "uff",
-        "jaja",
-        "sinceramente",
-        "literalmente",
-        "encima",
-        "además",
-    ]
-)
-_MONTHS = ("enero", "marzo", "mayo", "julio", "septiembre", "noviembre")
+_MONTHS = {
+    "es": ("enero", "marzo", "mayo", "julio", "septiembre", "noviembre"),
+    "en": ("January", "March", "May", "July", "September", "November"),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,7 +167,7 @@ BRANDS = (
 
 @dataclass(frozen=True, slots=True)
 class SyntheticMention:
-    """One generated mention, with its thread fields and engagement observed over time."""
+    """One generated mention, with its thread fields and the root's engagement over time."""
 
     brand: str
     source: str
@@ -163,9 +178,12 @@ class SyntheticMention:
     published: datetime
     url: str
     text: str
-    compound: float
-    negative: bool
+    mood: str  # "negative", "positive" or "neutral": what the generator meant
     engagement: tuple[EngagementSnapshot, ...] = ()
+
+    @property
+    def negative(self) -> bool:
+        return self.mood == "negative"
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,6 +203,7 @@ class Scenario:
 
     start: datetime
     end: datetime
+    quiet_until: datetime  # nothing is injected before this: the warm-up weeks
     brands: tuple[BrandProfile, ...]
     mentions: tuple[SyntheticMention, ...]
     incidents: tuple[Incident, ...]
@@ -214,7 +233,8 @@ def generate(
         mentions.extend(gen.mentions)
     mentions.sort(key=lambda m: (m.published, m.brand, m.source_id))
     incidents.sort(key=lambda i: (i.start, i.brand))
-    return Scenario(start, end, brands, tuple(mentions), tuple(incidents))
+    quiet_until = start + timedelta(weeks=warmup_weeks)
+    return Scenario(start, end, quiet_until, brands, tuple(mentions), tuple(incidents))
 
 
 @dataclass
@@ -359,8 +379,8 @@ class _BrandGenerator:
         story = self._next_id()
         article = f"https://www.noticias-hoy.example/economia/{self._slug}-clientes-{story}/"
         headline = (
-            f"{self.brand.name} deja sin servicio a miles de clientes durante horas y no da "
-            f"explicaciones sobre el corte número {story}"
+            f"{self.brand.name}: indignación de miles de clientes tras un corte de horas sin "
+            f"explicaciones (corte {story})"
         )
         sources = rng.sample(THREAD_SOURCES, 2)
         for i, (source, replies) in enumerate(
@@ -443,25 +463,18 @@ class _BrandGenerator:
     ) -> str:
         rng = self.rng
         sid = self._next_id()
-        templates = {"negative": _NEGATIVE, "positive": _POSITIVE, "neutral": _NEUTRAL}[mood]
-        body = text or " ".join(
-            [
-                rng.choice(templates).format(
-                    b=self.brand.name,
-                    c=rng.choice(_CITIES),
-                    m=rng.choice(_MONTHS),
-                    n=rng.randint(2, 999),
-                ),
-                # People word the same complaint differently; without this, two posts from one
-                # template would be near-duplicates across sources, which real streams are not.
-                *rng.sample(_FILLER, rng.randint(3, 7)),
-            ]
-        )
-        compound = {
-            "negative": rng.uniform(-0.9, -0.35),
-            "positive": rng.uniform(0.35, 0.9),
-            "neutral": rng.uniform(-0.2, 0.2),
-        }[mood]
+        if text is None:
+            lang = rng.choice(_LANGUAGES)
+            reply = thread_id is not None and rng.random() >= _REPLY_NAMES_BRAND
+            template = rng.choice((_REPLIES if reply else _TEXTS)[(mood, lang)])
+            tail = rng.choice(_TAILS[lang])
+            text = (template + tail).format(
+                b=self.brand.name,
+                c=rng.choice(_CITIES),
+                m=rng.choice(_MONTHS[lang]),
+                n=rng.randint(2, 99),
+                tag=self._slug,
+            )
         self._position[sid] = len(self.mentions)
         self.mentions.append(
             SyntheticMention(
@@ -473,9 +486,8 @@ class _BrandGenerator:
                 author=f"u{rng.randrange(1_000_000)}",
                 published=at,
                 url=url or f"https://{source}.example/{self._slug}/{sid}",
-                text=body,
-                compound=compound,
-                negative=mood == "negative",
+                text=text,
+                mood=mood,
             )
         )
         return sid

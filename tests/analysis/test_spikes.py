@@ -202,3 +202,40 @@ def test_big_brand_needs_the_negatives_to_double_not_just_a_significant_rise():
         build(now, lambda h: (225, 45) if h == now - H else None, normal), now, MEDIUM
     )
     assert finding is not None and finding.expected == 20
+
+
+def test_fast_window_pages_a_sharp_rise_before_an_hour_of_negatives_piles_up():
+    # A brand that is never negative (20 mentions/h, 0 negative). At 10:10 five negatives have
+    # arrived since 10:00: too few for the one-hour window (minimum 6), but in the 30-minute
+    # window 09:40-10:10 they stand against a floor of 0.25 expected (z ~ 9.5, 20 times the
+    # baseline, a third of the mentions), so the fast window fires. The three-hour window
+    # confirms it (5 against a floor of 1.5, z ~ 2.9) and z passes z_critical: critical.
+    now = START + 14 * D + 10 * H + timedelta(minutes=10)
+    series = build(now, lambda h: (8, 5) if h == now - timedelta(minutes=10) else None, (20, 0))
+    finding = detect_spike(series, now, MEDIUM)
+    assert finding is not None
+    assert finding.evidence["rule_window"] == "fast"
+    assert (finding.window_start, finding.window_end) == (now - MEDIUM.fast_window, now)
+    assert finding.negative == 5 and finding.expected == 0.25
+    assert finding.severity == "critical"
+    # The neighbour, three negatives by 10:10, is below the fast minimum (4): nothing yet.
+    calm = build(now, lambda h: (6, 3) if h == now - timedelta(minutes=10) else None, (20, 0))
+    assert detect_spike(calm, now, MEDIUM) is None
+
+
+def test_fast_window_asks_for_stronger_evidence_at_a_busy_brand():
+    # The same five negatives by 10:10 at a brand that usually has 40 mentions/h, 8 negative:
+    # the 30-minute window holds a third of 09:00 pro rata (2.7) plus the five, 7.7 against an
+    # expected 4 (z ~ 1.8, under z_fast 5): ordinary noise for this brand. Twenty negatives
+    # by 10:10 fire (the one-hour window agrees: 26.7 against 8).
+    now = START + 14 * D + 10 * H + timedelta(minutes=10)
+    current = now - timedelta(minutes=10)
+    busy = (40, 8)
+    assert (
+        detect_spike(build(now, lambda h: (10, 5) if h == current else None, busy), now, MEDIUM)
+        is None
+    )
+    finding = detect_spike(
+        build(now, lambda h: (26, 20) if h == current else None, busy), now, MEDIUM
+    )
+    assert finding is not None and finding.severity == "warning"
