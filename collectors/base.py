@@ -123,6 +123,17 @@ def utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
+def as_count(value: Any) -> int | None:
+    """An engagement count from a payload field (int, float or digit string); None for anything else."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return int(value)
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    return None
+
+
 def stable_id(*parts: str | None) -> str:
     """A short deterministic id for items whose platform gives none (e.g. RSS items without guid)."""
     digest = hashlib.sha1("\x1f".join(p or "" for p in parts).encode("utf-8")).hexdigest()

@@ -23,6 +23,7 @@ from collectors.base import (
     NeedsHumanError,
     TransientError,
     UnparseableError,
+    as_count,
     utc,
 )
 from collectors.text import join_text
@@ -202,10 +203,10 @@ def item_to_mention(source: str, raw: Any) -> Mention | None:
         thread_id=_ref(reply.get("root")) or uri,
         parent_id=_ref(reply.get("parent")),
         engagement=Engagement(
-            replies=_count(raw.get("replyCount")),
-            reposts=_count(raw.get("repostCount")),
-            likes=_count(raw.get("likeCount")),
-            quotes=_count(raw.get("quoteCount")),
+            replies=as_count(raw.get("replyCount")),
+            reposts=as_count(raw.get("repostCount")),
+            likes=as_count(raw.get("likeCount")),
+            quotes=as_count(raw.get("quoteCount")),
         ),
         raw=raw,
     )
@@ -264,7 +265,3 @@ def _parse(value: Any) -> datetime | None:
 
 def _stamp(value: datetime) -> str:
     return value.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _count(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None

@@ -15,7 +15,7 @@ from collectors.base import (
     Engagement,
     FetchState,
     Mention,
-    UnparseableError,
+    as_count,
 )
 from collectors.text import html_to_text, join_text
 
@@ -66,12 +66,7 @@ class HackerNewsCollector(Collector):
             if response is None:
                 return
             body = http.json_body(response)
-            hits = body.get("hits") if isinstance(body, Mapping) else None
-            if not isinstance(hits, list):
-                raise UnparseableError(
-                    f"expected Algolia search results (a 'hits' list) from {response.request.url}"
-                )
-            for hit in hits:
+            for hit in http.items_of(body, "hits", "Algolia search results", response.request.url):
                 mention = item_to_mention(self.source, hit)
                 if mention is None:
                     state.skip(f"HN hit without id, date or text: {_object_id(hit)!r}")
@@ -112,7 +107,9 @@ def item_to_mention(source: str, raw: Mapping[str, Any]) -> Mention | None:
         author=raw.get("author") or None,
         thread_id=thread_id,
         parent_id=parent_id,
-        engagement=Engagement(score=_int(raw.get("points")), replies=_int(raw.get("num_comments"))),
+        engagement=Engagement(
+            score=as_count(raw.get("points")), replies=as_count(raw.get("num_comments"))
+        ),
         raw={k: v for k, v in raw.items() if k != "_highlightResult"},
     )
 
@@ -132,10 +129,6 @@ def _published(raw: Mapping[str, Any]) -> datetime | None:
 
 def _id(value: Any) -> str | None:
     return str(value) if isinstance(value, int | str) and str(value) else None
-
-
-def _int(value: Any) -> int | None:
-    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 def _object_id(hit: Any) -> str:

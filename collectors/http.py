@@ -260,3 +260,12 @@ def json_body(response: httpx.Response) -> Any:
         raise UnparseableError(
             f"expected JSON from {response.request.url}, got {kind} starting {start!r}"
         ) from exc
+
+
+def items_of(body: Any, key: str | None, what: str, url: object) -> list[Any]:
+    """The list of items of a parsed JSON page: the body itself (`key` None) or its `key` member."""
+    items = body if key is None else body.get(key) if isinstance(body, dict) else None
+    if not isinstance(items, list):
+        where = "a JSON list" if key is None else f"a '{key}' list"
+        raise UnparseableError(f"expected {what} ({where}) from {url}")
+    return items

@@ -20,6 +20,7 @@ from collectors.base import (
     FetchState,
     Mention,
     UnparseableError,
+    as_count,
     utc,
 )
 from collectors.text import html_to_text, join_text
@@ -95,7 +96,9 @@ class MastodonCollector(Collector):
             response = http.get(self.client, url, params=params, state=state if page == 0 else None)
             if response is None:
                 return
-            statuses = json_body_list(response)
+            statuses = http.items_of(
+                http.json_body(response), None, "a list of statuses", response.request.url
+            )
             yield from self._mentions(statuses, state)
             step = link_params(response, "prev" if forward else "next")
             if not statuses or step is None:
@@ -195,20 +198,13 @@ def item_to_mention(source: str, raw: Any) -> Mention | None:
         thread_id=None if parent else status_id,
         parent_id=str(parent) if parent else None,
         engagement=Engagement(
-            replies=_count(status.get("replies_count")),
-            reposts=_count(status.get("reblogs_count")),
-            likes=_count(status.get("favourites_count")),
-            quotes=_count(status.get("quotes_count")),
+            replies=as_count(status.get("replies_count")),
+            reposts=as_count(status.get("reblogs_count")),
+            likes=as_count(status.get("favourites_count")),
+            quotes=as_count(status.get("quotes_count")),
         ),
         raw=raw,
     )
-
-
-def json_body_list(response: httpx.Response) -> list[Any]:
-    body = http.json_body(response)
-    if not isinstance(body, list):
-        raise UnparseableError(f"expected a list of statuses from {response.request.url}")
-    return body
 
 
 def link_params(response: httpx.Response, rel: str) -> dict[str, str] | None:
@@ -244,7 +240,3 @@ def _time(value: Any) -> datetime | None:
         return utc(datetime.fromisoformat(str(value).replace("Z", "+00:00")))
     except ValueError:
         return None
-
-
-def _count(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None

@@ -17,6 +17,7 @@ from collectors.base import (
     FetchState,
     Mention,
     UnparseableError,
+    as_count,
 )
 
 SITE = "https://www.reddit.com"
@@ -164,8 +165,8 @@ def item_to_mention(source: str, raw: Mapping[str, Any]) -> Mention | None:
         thread_id=thread_id,
         parent_id=parent_id,
         engagement=Engagement(
-            score=_int(data.get("score")),
-            replies=_int(data.get("num_comments")) if kind == "t3" else None,
+            score=as_count(data.get("score")),
+            replies=as_count(data.get("num_comments")) if kind == "t3" else None,
         ),
         raw={k: v for k, v in data.items() if k != "replies"},
     )
@@ -213,7 +214,3 @@ def _comment_path(data: Mapping[str, Any]) -> str | None:
 def _name(child: Any) -> str:
     data = child.get("data") if isinstance(child, Mapping) else None
     return str(data.get("name") or data.get("id")) if isinstance(data, Mapping) else "?"
-
-
-def _int(value: Any) -> int | None:
-    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else None

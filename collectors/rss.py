@@ -18,6 +18,7 @@ from collectors.base import (
     FetchState,
     Mention,
     UnparseableError,
+    as_count,
     stable_id,
 )
 from collectors.text import html_to_text, join_text
@@ -99,7 +100,7 @@ def entry_to_mention(source: str, entry: Mapping[str, Any], now: datetime) -> Me
         text=text,
         author=entry.get("author") or None,
         language=_language(entry),
-        engagement=Engagement(replies=_int(entry.get("slash_comments"))),
+        engagement=Engagement(replies=as_count(entry.get("slash_comments"))),
         raw=_raw(entry),
     )
 
@@ -134,13 +135,6 @@ def _language(entry: Mapping[str, Any]) -> str | None:
     detail = entry.get("title_detail") or {}
     language = detail.get("language") if isinstance(detail, Mapping) else None
     return language.split("-")[0].lower() if language else None
-
-
-def _int(value: Any) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
 
 
 def _raw(entry: Mapping[str, Any]) -> dict[str, Any]:

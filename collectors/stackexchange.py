@@ -17,7 +17,7 @@ from collectors.base import (
     Engagement,
     FetchState,
     Mention,
-    UnparseableError,
+    as_count,
 )
 from collectors.text import html_to_text, join_text
 
@@ -80,12 +80,9 @@ class StackExchangeCollector(Collector):
             if response is None:
                 return
             body = http.json_body(response)
-            items = body.get("items") if isinstance(body, Mapping) else None
-            if not isinstance(items, list):
-                raise UnparseableError(
-                    f"expected Stack Exchange results (an 'items' list) from {response.request.url}"
-                )
-            for item in items:
+            for item in http.items_of(
+                body, "items", "Stack Exchange results", response.request.url
+            ):
                 mention = item_to_mention(self.source, item)
                 if mention is None:
                     state.skip(f"question without id, date or title: {_question_id(item)!r}")
@@ -119,9 +116,9 @@ def item_to_mention(source: str, raw: Mapping[str, Any]) -> Mention | None:
         author=author or None,
         thread_id=str(question_id),
         engagement=Engagement(
-            score=_int(raw.get("score")),
-            replies=_int(raw.get("answer_count")),
-            views=_int(raw.get("view_count")),
+            score=as_count(raw.get("score")),
+            replies=as_count(raw.get("answer_count")),
+            views=as_count(raw.get("view_count")),
         ),
         raw=dict(raw),
     )
@@ -147,10 +144,6 @@ def _pause_until(body: Mapping[str, Any], reserve: int) -> float | None:
         tomorrow = datetime.now(UTC).date() + timedelta(days=1)
         return datetime(tomorrow.year, tomorrow.month, tomorrow.day, tzinfo=UTC).timestamp()
     return None
-
-
-def _int(value: Any) -> int | None:
-    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 def _question_id(item: Any) -> str:

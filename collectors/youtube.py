@@ -17,6 +17,7 @@ from collectors.base import (
     FetchState,
     Mention,
     NeedsHumanError,
+    as_count,
 )
 
 WATCH_URL = "https://www.youtube.com/watch?v="
@@ -105,21 +106,14 @@ def item_to_mention(
         url=url,
         # The star rating's `count` is the like count since YouTube hid dislikes.
         engagement=Engagement(
-            views=_int(stats.get("views")) if isinstance(stats, Mapping) else None,
-            likes=_int(rating.get("count")) if isinstance(rating, Mapping) else None,
+            views=as_count(stats.get("views")) if isinstance(stats, Mapping) else None,
+            likes=as_count(rating.get("count")) if isinstance(rating, Mapping) else None,
         ),
         raw={**(mention.raw or {}), **extra},
     )
 
 
 _EXTRA = ("yt_videoid", "yt_channelid", "media_statistics", "media_starrating")
-
-
-def _int(value: Any) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
 
 
 def _cursor_time(cursor: str | None) -> datetime | None:
