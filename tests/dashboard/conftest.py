@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 from streamlit.testing.v1 import AppTest
 
 import dashboard
+from dashboard import data
 from dashboard.data import CONFIG_ENV
 from tests.dashboard.seed import seed, write_config
 
@@ -29,9 +30,17 @@ def seeded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Pa
     st.cache_data.clear()
     st.cache_resource.clear()
     yield config, engine
+    forget_dashboard_caches()
+    engine.dispose()
+
+
+def forget_dashboard_caches() -> None:
+    """Clear Streamlit's caches, closing the engine the dashboard opened (a cleared cache
+    entry would leave its pooled connections to the garbage collector)."""
+    if data.config_path().exists():
+        data.engine().dispose()
     st.cache_data.clear()
     st.cache_resource.clear()
-    engine.dispose()
 
 
 @pytest.fixture

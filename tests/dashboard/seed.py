@@ -23,7 +23,13 @@ from analysis.sentiment import Sentiment
 from collectors.base import Engagement, Mention
 from vigia.analyse import AnalysedMention
 from vigia.storage import open_engine
-from vigia.storage.alerts import deliveries_of, insert_alert, plan_notification, record_attempt
+from vigia.storage.alerts import (
+    alert_by_key,
+    deliveries_of,
+    insert_alert,
+    plan_notification,
+    record_attempt,
+)
 from vigia.storage.mentions import save_batch
 from vigia.storage.sources import record_failure, record_success
 
@@ -162,10 +168,10 @@ def _mentions(now: datetime) -> list[AnalysedMention]:
     return items
 
 
-def seed(config_path: Path, now: datetime | None = None) -> Engine:
-    """Fill the database of `config_path` with the data described in the module docstring."""
+def seed(config_path: Path, now: datetime | None = None, url: str | None = None) -> Engine:
+    """Fill the database of `config_path` (or `url`) with the data of the module docstring."""
     now = now or datetime.now(UTC)
-    url = yaml.safe_load(config_path.read_text(encoding="utf-8"))["database_url"]
+    url = url or yaml.safe_load(config_path.read_text(encoding="utf-8"))["database_url"]
     engine = open_engine(url)
     items = _mentions(now)
     with engine.begin() as conn:
@@ -180,7 +186,7 @@ def seed(config_path: Path, now: datetime | None = None) -> Engine:
                 now,
             )
         _seed_sources(conn, now)
-        spike = insert_alert(
+        insert_alert(
             conn,
             key="negative_spike:seeded",
             rule="negative_spike",
@@ -206,6 +212,8 @@ def seed(config_path: Path, now: datetime | None = None) -> Engine:
             },
             now=now,
         )
+        # Looked up by key: insert_alert's return value is None on PostgreSQL (rowcount -1).
+        spike = alert_by_key(conn, "negative_spike:seeded")
         assert spike is not None
         _seed_deliveries(conn, spike.id, now)
         insert_alert(
