@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from typing import Literal
 
 import altair as alt
 import pandas as pd
 
-_UNITS = {"hour": "yearmonthdatehours", "day": "yearmonthdate"}
+TimeUnit = Literal["yearmonthdatehours", "yearmonthdate"]
+_UNITS: dict[str, TimeUnit] = {"hour": "yearmonthdatehours", "day": "yearmonthdate"}
 _FORMATS = {"hour": "%d/%m %H:%M", "day": "%d/%m/%Y"}
 _AXIS_FORMATS = {"hour": "%d/%m %Hh", "day": "%d/%m"}
 

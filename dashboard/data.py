@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 import pandas as pd
@@ -51,7 +51,11 @@ RULE_NAMES = {
     "spreading_thread": "Hilo negativo que se propaga (spreading thread)",
     "source_unhealthy": "Fuente con fallos (source unhealthy)",
 }
-SEVERITIES = {"critical": ("Crítica (critical)", "red"), "warning": ("Aviso (warning)", "orange")}
+BadgeColor = Literal["red", "orange", "blue", "green", "gray"]
+SEVERITIES: dict[str, tuple[str, BadgeColor]] = {
+    "critical": ("Crítica (critical)", "red"),
+    "warning": ("Aviso (warning)", "orange"),
+}
 STATES = {"open": "Abierta", "acknowledged": "Reconocida", "resolved": "Resuelta"}
 EVIDENCE_LABELS = {
     "negative": "Negativas",

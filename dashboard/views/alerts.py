@@ -13,7 +13,11 @@ VIEWS = {
     "resolved": ("Resueltas", ("resolved",)),
     "all": ("Todas", ()),
 }
-STATE_BADGES = {"open": "red", "acknowledged": "blue", "resolved": "green"}
+STATE_BADGES: dict[str, data.BadgeColor] = {
+    "open": "red",
+    "acknowledged": "blue",
+    "resolved": "green",
+}
 HEADLINE = 5
 
 f = data.current_filters()
