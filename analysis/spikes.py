@@ -34,8 +34,12 @@ Why these statistics:
   negatives has piled up. So the ``fast_window`` (15-30 min) ending at ``now`` is judged too, on
   the same pro-rated baselines, and fires *without* the longer window's confirmation, but only
   on stronger evidence: ``z_fast`` (above ``z_warning``) and ``min_negative_fast`` negatives,
-  with the same ratio and share tests. The short window is judged first, so the fast one adds
-  findings and changes none. Either way, ``critical`` needs the longer window confirmed.
+  with the same ratio and share tests. Hourly buckets cannot place mentions inside an hour, and
+  pro-rating would dilute an onset, so the caller passes the window's exact counts
+  (``recent``); the baselines stay pro-rated, being averages anyway. Without exact counts the
+  window reaches back to the top of the current hour at least. The short window is judged
+  first, so the fast one adds findings and changes none. Either way, ``critical`` needs the
+  longer window confirmed.
 * **Warm-up**: nothing fires before ``warmup`` of history (counted from the series' first
   bucket) and at least ``_MIN_SAMPLES`` baseline samples.
 """
@@ -231,14 +235,19 @@ class _Hours:
 
 
 def detect_spike(
-    series: Sequence[HourBucket], now: datetime, params: SpikeParams
+    series: Sequence[HourBucket],
+    now: datetime,
+    params: SpikeParams,
+    recent: tuple[int, int] | None = None,
 ) -> SpikeFinding | None:
     """Judge the windows ending at ``now`` (short, then fast); return a finding or ``None``.
 
     ``series`` is one brand's hourly buckets (any order, gaps are zero) covering at least the
     baseline look-back (``max(baseline_days, 7 * baseline_weeks)`` days plus the long window);
     its first bucket marks the start of history for the warm-up. The bucket of the current hour
-    must hold only mentions published before ``now``.
+    must hold only mentions published before ``now``. ``recent`` is the exact (total, negative)
+    published in the ``fast_window`` before ``now``, when the caller can count it; without it
+    the fast window is read from the buckets (see :data:`SpikeParams`).
     """
     now = _utc(now)
     hours = _Hours(series)
@@ -250,7 +259,16 @@ def detect_spike(
         ("fast", params.fast_window, params.min_negative_fast, params.z_fast, False),
     )
     for name, length, min_negative, z_needed, needs_confirmation in rules:
-        window = _window_stats(hours, now, length, params)
+        observed = None
+        if name == "fast":
+            if recent is not None:
+                observed = (float(recent[0]), float(recent[1]))
+            else:
+                # Buckets cannot say where inside an hour its mentions fall; pro-rating the
+                # current one would dilute an onset (at 10:45 a 30-minute window would keep two
+                # thirds of 10:00's count), so the window reaches back to the top of the hour.
+                length = max(length, now - _floor_hour(now))
+        window = _window_stats(hours, now, length, params, observed)
         if window is None or window.samples < _MIN_SAMPLES:
             continue
         if window.negative < min_negative or window.z < z_needed:
@@ -328,11 +346,15 @@ def rollup(mentions: Iterable[tuple[datetime, bool]], until: datetime) -> list[H
 
 
 def _window_stats(
-    hours: _Hours, now: datetime, length: timedelta, params: SpikeParams
+    hours: _Hours,
+    now: datetime,
+    length: timedelta,
+    params: SpikeParams,
+    observed: tuple[float, float] | None = None,
 ) -> _WindowStats | None:
     assert hours.first is not None
     start = now - length
-    total, negative = hours.window(start, now, now)
+    total, negative = observed or hours.window(start, now, now)
 
     def samples(step: timedelta, count: int) -> list[tuple[float, float]]:
         # Only windows fully inside the history: before the first bucket is unknown, not zero.

@@ -239,3 +239,18 @@ def test_fast_window_asks_for_stronger_evidence_at_a_busy_brand():
         build(now, lambda h: (26, 20) if h == current else None, busy), now, MEDIUM
     )
     assert finding is not None and finding.severity == "warning"
+
+
+def test_exact_recent_counts_catch_an_onset_that_whole_hour_buckets_dilute():
+    # A brand that is never negative (20 mentions/h). Five negatives arrive at 10:50-10:59 and
+    # the poll runs at 11:00. From the buckets alone the 30-minute window 10:30-11:00 holds half
+    # of 10:00's count (2.5 negatives, under the fast minimum of 4): nothing. The pipeline counts
+    # the window exactly (``recent``: 8 mentions, 5 negative) and the spike fires one poll
+    # earlier. The neighbour with three exact negatives stays under the minimum.
+    now = START + 14 * D + 11 * H
+    series = build(now, lambda h: (25, 5) if h == now - H else None, (20, 0))
+    assert detect_spike(series, now, MEDIUM) is None
+    finding = detect_spike(series, now, MEDIUM, recent=(8, 5))
+    assert finding is not None and finding.evidence["rule_window"] == "fast"
+    assert finding.negative == 5 and finding.expected == 0.25
+    assert detect_spike(series, now, MEDIUM, recent=(8, 3)) is None
