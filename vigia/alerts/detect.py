@@ -112,7 +112,8 @@ def check_brand(rt: Runtime, brand: str, now: datetime) -> list[AlertOutcome]:
     findings: list[Finding] = []
     with rt.engine.connect() as conn:
         series = hourly_series(conn, brand, now, _lookback(spike_params))
-        spike = detect_spike(series, now, spike_params)
+        recent = counts_between(conn, brand, now - spike_params.fast_window, now)
+        spike = detect_spike(series, now, spike_params, recent)
         if spike is not None:
             evidence = {
                 **spike.evidence,
@@ -251,15 +252,23 @@ def hourly_series(conn: Connection, brand: str, now: datetime, days: int) -> lis
         .group_by(r.hour)
     ).all()
     series = [HourBucket(hour, int(total), int(negative)) for hour, total, negative in rows]
+    total, negative = counts_between(conn, brand, current, moment)
+    if total:
+        series.append(HourBucket(current, total, negative))
+    return series
+
+
+def counts_between(conn: Connection, brand: str, start: datetime, end: datetime) -> tuple[int, int]:
+    """A brand's (total, negative) mentions published in [start, end), counted exactly."""
     m = mentions.c
     total, negative = conn.execute(
         select(
             func.count(), func.coalesce(func.sum(case((m.sentiment == "negative", 1), else_=0)), 0)
-        ).where(m.brand == brand, m.published_at >= current, m.published_at < moment)
+        ).where(
+            m.brand == brand, m.published_at >= naive_utc(start), m.published_at < naive_utc(end)
+        )
     ).one()
-    if total:
-        series.append(HourBucket(current, int(total), int(negative)))
-    return series
+    return int(total), int(negative)
 
 
 def top_negative(
