@@ -7,7 +7,7 @@ from pathlib import Path
 from sqlalchemy import Engine, select
 from streamlit.testing.v1 import AppTest
 
-from dashboard.data import md_escape
+from dashboard.data import ALL, md_escape
 from tests.dashboard.conftest import Render
 from tests.dashboard.seed import (
     BRAND,
@@ -69,6 +69,11 @@ def test_overview_follows_the_sidebar_filters(app: Render) -> None:
     assert at.title[0].value == f"Tendencias · {OTHER_BRAND}"
     assert metrics(at)["Menciones"][0] == "0"
     assert "No hay menciones" in at.info[0].value
+    at.sidebar.selectbox(key="filter_brand").select(ALL).run()
+    assert at.title[0].value == "Tendencias · Todas las marcas"
+    assert metrics(at)["Menciones"][0] == "3"  # still English only: Rivalia's are Spanish
+    at.sidebar.multiselect(key="filter_languages").unselect("en").run()
+    assert metrics(at)["Menciones"][0] == "45"
 
 
 def test_overview_by_hour(app: Render) -> None:
