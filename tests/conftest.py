@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import uuid
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -71,3 +73,31 @@ def runtime_factory(tmp_path: Path) -> Iterator[Callable[..., Runtime]]:
     yield build
     for rt in built:
         rt.close()
+
+
+POSTGRES = os.environ.get(
+    "VIGIA_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A throwaway database on this machine's PostgreSQL (or VIGIA_TEST_POSTGRES); skips without one."""
+    psycopg = pytest.importorskip("psycopg")
+    database = f"vigia_test_{uuid.uuid4().hex[:12]}"
+    admin_url = POSTGRES.replace("+psycopg", "")
+    try:
+        with psycopg.connect(admin_url, autocommit=True, connect_timeout=3) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{database}"')
+            admin.execute(f'CREATE DATABASE "{database}"')
+    except psycopg.OperationalError as exc:
+        pytest.skip(f"PostgreSQL not reachable at {POSTGRES}: {exc}")
+    try:
+        yield POSTGRES.rsplit("/", 1)[0] + f"/{database}"
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as admin:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+                (database,),
+            )
+            admin.execute(f'DROP DATABASE IF EXISTS "{database}"')

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,40 +13,22 @@ from dashboard.data import CONFIG_ENV
 from tests.dashboard.conftest import APP, forget_dashboard_caches
 from tests.dashboard.seed import ENGLISH_NEGATIVE, seed, write_config
 
-BASE = os.environ.get(
-    "VIGIA_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
-
 
 @pytest.fixture
-def postgres_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def postgres_config(
+    postgres_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Path]:
     """A seeded database of its own on PostgreSQL, selected through VIGIA_DATABASE_URL."""
-    psycopg = pytest.importorskip("psycopg")
-    database = f"vigia_dashboard_{os.getpid()}"
-    admin_url = BASE.replace("+psycopg", "")
-    try:
-        with psycopg.connect(admin_url, autocommit=True, connect_timeout=3) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{database}"')
-            admin.execute(f'CREATE DATABASE "{database}"')
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"PostgreSQL not reachable at {BASE}: {exc}")
-    url = BASE.rsplit("/", 1)[0] + f"/{database}"
     config = write_config(tmp_path)
-    seed(config, url=url).dispose()
+    seed(config, url=postgres_url).dispose()
     monkeypatch.setenv(CONFIG_ENV, str(config))
-    monkeypatch.setenv("VIGIA_DATABASE_URL", url)
+    monkeypatch.setenv("VIGIA_DATABASE_URL", postgres_url)
     st.cache_data.clear()
     st.cache_resource.clear()
     try:
         yield config
     finally:
         forget_dashboard_caches()
-        with psycopg.connect(admin_url, autocommit=True) as admin:
-            admin.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
-                (database,),
-            )
-            admin.execute(f'DROP DATABASE IF EXISTS "{database}"')
 
 
 def test_pages_render_from_postgresql(postgres_config: Path) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,6 +13,7 @@ from analysis.sentiment import Sentiment
 from collectors.base import Engagement, Mention
 from vigia.analyse import AnalysedMention
 from vigia.storage import open_engine
+from vigia.storage.alerts import insert_alert
 from vigia.storage.mentions import save_batch
 from vigia.storage.schema import engagement_snapshots, hourly_rollup, mentions, topic_rollup
 
@@ -126,28 +126,31 @@ def test_idempotent_writes_on_sqlite(engine: Engine) -> None:
     check_idempotent_writes(engine)
 
 
-def test_idempotent_writes_on_postgresql() -> None:
+def test_idempotent_writes_on_postgresql(postgres_url: str) -> None:
     """The same schema and write path, unchanged, on the real PostgreSQL of this machine."""
-    base = os.environ.get(
-        "VIGIA_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-    )
-    psycopg = pytest.importorskip("psycopg")
-    database = f"vigia_test_{os.getpid()}"
-    try:
-        with psycopg.connect(
-            base.replace("+psycopg", ""), autocommit=True, connect_timeout=3
-        ) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{database}"')
-            admin.execute(f'CREATE DATABASE "{database}"')
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"PostgreSQL not reachable at {base}: {exc}")
-    engine = open_engine(base.rsplit("/", 1)[0] + f"/{database}")
+    engine = open_engine(postgres_url)
     try:
         check_idempotent_writes(engine)
+        with engine.begin() as conn:
+            first = insert_alert(conn, **ALERT)
+            again = insert_alert(conn, **ALERT)
+        assert first is not None and first.key == "negative_spike:abc"
+        assert again is None, "the idempotency key stores an alert once"
     finally:
         engine.dispose()
-        with psycopg.connect(base.replace("+psycopg", ""), autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{database}"')
+
+
+ALERT = {
+    "key": "negative_spike:abc",
+    "rule": "negative_spike",
+    "brand": "Vellora",
+    "subject": "Vellora",
+    "severity": "warning",
+    "window_start": T0,
+    "window_end": T0 + timedelta(hours=1),
+    "evidence": {"negative": 12},
+    "now": T0,
+}
 
 
 def test_same_id_in_two_sources_is_two_mentions(engine: Engine) -> None:

@@ -150,8 +150,10 @@ def insert_alert(
             notify_round=0,
         )
         .on_conflict_do_nothing(index_elements=["key"])
+        .returning(alerts.c.id)
     )
-    if conn.execute(statement).rowcount != 1:
+    # RETURNING, not rowcount: PostgreSQL drivers report no rowcount for this statement.
+    if conn.execute(statement).first() is None:
         return None
     return alert_by_key(conn, key)
 

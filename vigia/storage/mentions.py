@@ -6,7 +6,7 @@ import json
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, bindparam, case, delete, func, insert, select
@@ -199,7 +199,13 @@ def refresh_rollups(conn: Connection, keys: Iterable[tuple[str, datetime]]) -> N
 
 def _refresh_cells(conn: Connection, brand: str, hours: list[datetime]) -> None:
     m = mentions.c
-    in_cells = and_(m.brand == brand, m.published_hour.in_(hours))
+    # The published_at range lets the (brand, published_at) index find the cells' rows.
+    in_cells = and_(
+        m.brand == brand,
+        m.published_at >= hours[0],
+        m.published_at < hours[-1] + timedelta(hours=1),
+        m.published_hour.in_(hours),
+    )
     conn.execute(
         delete(hourly_rollup).where(hourly_rollup.c.brand == brand, hourly_rollup.c.hour.in_(hours))
     )
