@@ -20,6 +20,7 @@ test: $(STAMP) browser
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.ingest
+	$(BIN)/python -m bench.dashboard_queries
 
 eval: $(STAMP)
 	$(BIN)/python -m bench.eval_analysis
