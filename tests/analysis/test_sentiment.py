@@ -151,3 +151,14 @@ def test_lexicon_file_is_ours_well_formed_and_inside_the_package() -> None:
     assert len(set(terms)) == len(terms)
     assert all(-4.0 <= float(e[1]) <= 4.0 for e in entries)
     assert all(e[2] == "vigia" or e[2].startswith("vader:") for e in entries)
+
+
+@pytest.mark.parametrize("word", ["desde", "sería", "ejemplo", "orden", "fin", "reembolso", "factura"])
+def test_common_words_sharing_a_stem_with_a_rated_word_stay_neutral(word: str) -> None:
+    # "desde" shares its Snowball stem with "desdén" (disdain), "ejemplo" with "ejemplar",
+    # "reembolso" with "reembolsaron": such lexicon entries match their exact spelling only.
+    assert score(word, "es").compound == 0.0
+
+
+def test_waiting_for_a_refund_is_not_positive() -> None:
+    assert score("Sigo esperando el reembolso desde hace dos semanas", "es").compound <= 0.0
