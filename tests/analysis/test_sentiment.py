@@ -153,7 +153,9 @@ def test_lexicon_file_is_ours_well_formed_and_inside_the_package() -> None:
     assert all(e[2] == "vigia" or e[2].startswith("vader:") for e in entries)
 
 
-@pytest.mark.parametrize("word", ["desde", "sería", "ejemplo", "orden", "fin", "reembolso", "factura"])
+@pytest.mark.parametrize(
+    "word", ["desde", "sería", "ejemplo", "orden", "fin", "reembolso", "factura"]
+)
 def test_common_words_sharing_a_stem_with_a_rated_word_stay_neutral(word: str) -> None:
     # "desde" shares its Snowball stem with "desdén" (disdain), "ejemplo" with "ejemplar",
     # "reembolso" with "reembolsaron": such lexicon entries match their exact spelling only.
