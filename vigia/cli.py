@@ -8,9 +8,13 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from vigia.config import ConfigError, Settings, load_settings
+from vigia.config import ConfigError, Settings, SourceConfig, load_settings
+
+if TYPE_CHECKING:
+    from vigia.pipeline import Runtime
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -56,7 +60,7 @@ def cmd_collect(args: argparse.Namespace) -> int:
     return 1 if any(r.error for r in reports) else 0
 
 
-def _print_dry_run(rt, source) -> None:  # type: ignore[no-untyped-def]
+def _print_dry_run(rt: Runtime, source: SourceConfig) -> None:
     from collectors.base import CollectorError
     from vigia.pipeline import dry_run
 

@@ -12,6 +12,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from vigia.alerts.digest import send_digest
+from vigia.config import SourceConfig
 from vigia.exports import ExportError, export_week, previous_week
 from vigia.pipeline import Runtime, poll_source
 
@@ -61,7 +62,7 @@ def build_scheduler(rt: Runtime) -> BackgroundScheduler:
     return scheduler
 
 
-def _poll(rt: Runtime, source) -> None:  # type: ignore[no-untyped-def]
+def _poll(rt: Runtime, source: SourceConfig) -> None:
     if rt.stopping.is_set():
         return
     report = poll_source(rt, source)

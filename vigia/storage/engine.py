@@ -8,7 +8,6 @@ from typing import Any
 from sqlalchemy import Engine, Table, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.sql.dml import Insert
 
 from vigia.storage.schema import metadata
 
@@ -43,7 +42,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def upsert(conn: Connection, table: Table) -> Insert:
+def upsert(conn: Connection, table: Table) -> postgresql.Insert | sqlite.Insert:
     """An INSERT for `table` that supports ON CONFLICT in the connection's dialect."""
     if conn.dialect.name == "postgresql":
         return postgresql.insert(table)
