@@ -52,6 +52,24 @@ def _within(column: Any, values: Sequence[str]) -> ColumnElement[bool]:
     return column.in_(list(values)) if values else true()
 
 
+def _rollup_cells(
+    start: datetime,
+    end: datetime,
+    brands: Sequence[str],
+    sources: Sequence[str],
+    languages: Sequence[str],
+) -> tuple[ColumnElement[bool], ...]:
+    """The hourly_rollup rows of [start, end) for the given brands, sources and languages."""
+    r = hourly_rollup.c
+    return (
+        r.hour >= naive_utc(start),
+        r.hour < naive_utc(end),
+        _within(r.brand, brands),
+        _within(r.source, sources),
+        _within(r.language, languages),
+    )
+
+
 def rollup_series(
     conn: Connection,
     start: datetime,
@@ -67,13 +85,7 @@ def rollup_series(
     """
     r = hourly_rollup.c
     keys = (r.hour, r.source, r.language)
-    conditions = (
-        r.hour >= naive_utc(start),
-        r.hour < naive_utc(end),
-        _within(r.brand, brands),
-        _within(r.source, sources),
-        _within(r.language, languages),
-    )
+    conditions = _rollup_cells(start, end, brands, sources, languages)
     if len(brands) == 1:
         # One brand's rollup rows are already one per (hour, source, language): no GROUP BY,
         # so no temporary B-tree (a third of the query's time over 90 days).
@@ -96,13 +108,7 @@ def rollup_totals(
     r = hourly_rollup.c
     query = select(
         *(func.coalesce(func.sum(r[name]), 0).label(name) for name in ROLLUP_COUNTS)
-    ).where(
-        r.hour >= naive_utc(start),
-        r.hour < naive_utc(end),
-        _within(r.brand, brands),
-        _within(r.source, sources),
-        _within(r.language, languages),
-    )
+    ).where(*_rollup_cells(start, end, brands, sources, languages))
     row = conn.execute(query).mappings().one()
     return {name: float(row[name] or 0) for name in ROLLUP_COUNTS}
 
