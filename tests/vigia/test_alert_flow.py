@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from tests.replay import Reply
 from tests.vigia.alert_scenario import (
     START,
@@ -24,6 +26,14 @@ from vigia.pipeline import Runtime, poll_source
 from vigia.storage.alerts import deliveries_of, list_alerts, set_alert_state
 
 CM, BOSS = "cm@example.com", "direccion@example.com"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"], autouse=True)
+def database(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every flow runs on the embedded SQLite file and on this machine's PostgreSQL."""
+    if request.param == "postgresql":
+        monkeypatch.setenv("VIGIA_DATABASE_URL", request.getfixturevalue("postgres_url"))
+    return request.param
 
 
 def flow_settings(settings_factory, replay, port: int, **alerts):  # type: ignore[no-untyped-def]
