@@ -369,12 +369,13 @@ class _StoryIndex:
     def __init__(self, posts: Sequence[ThreadPost], threshold: float) -> None:
         self._posts = posts
         self._threshold = threshold
-        self._urls: dict[str, set[str]] = defaultdict(set)
+        self._urls: dict[str, list[int]] = defaultdict(list)
         self._shingles: list[frozenset[str]] = []
         self._postings: dict[str, list[int]] = defaultdict(list)
+        self._selves = [normalise_url(post.url) if post.url else "" for post in posts]
         for i, post in enumerate(posts):
             for url in _urls_of(post):
-                self._urls[url].add(post.source)
+                self._urls[url].append(i)
             sh = _story_shingles(post.text)
             self._shingles.append(sh)
             for s in sh:
@@ -382,8 +383,13 @@ class _StoryIndex:
 
     def sources_of(self, root: ThreadPost) -> set[str]:
         found: set[str] = set()
+        # The root's own post seen through another source (the same toot on a second Mastodon
+        # instance, the same item in two feeds) is the same post, not the story spreading.
+        itself = normalise_url(root.url) if root.url else None
         for url in _urls_of(root):
-            found |= self._urls.get(url, set())
+            found |= {
+                self._posts[i].source for i in self._urls.get(url, ()) if self._selves[i] != itself
+            }
         query = _story_shingles(root.text)
         if query:
             # Prefix filtering over shingles ordered rarest first.
@@ -392,7 +398,7 @@ class _StoryIndex:
             candidates = {i for s in ordered[:prefix] for i in self._postings[s]}
             for i in candidates:
                 post = self._posts[i]
-                if post.source in found or post.source == root.source:
+                if post.source in found or post.source == root.source or self._selves[i] == itself:
                     continue
                 if jaccard(query, self._shingles[i]) >= self._threshold:
                     found.add(post.source)

@@ -211,6 +211,18 @@ def test_same_story_on_another_source_makes_it_critical():
     assert quoted.severity == "warning"
 
 
+def test_the_root_seen_through_a_second_instance_is_not_a_second_source():
+    # Two Mastodon instances both carry the same toot: same origin URL, same text. That is one
+    # post read twice, not the story spreading to another source, so the alert stays a warning.
+    flagged = [root(), *replies("p", 1, True, 100, 80), *replies("n", 8, True, 58, 2)]
+    same_toot = post(
+        "999", 150, True, "ana", thread="999", parent=None, source="mastodon-fosstodon",
+        text=ROOT_TEXT, url="https://mastodon.example/root",
+    )  # fmt: skip
+    [finding] = detect_spreading_threads([*flagged, same_toot], [], NOW, MEDIUM)
+    assert finding.severity == "warning" and finding.sources == ("mastodon",)
+
+
 def test_replies_without_thread_id_join_the_thread_of_their_parent():
     # Some sources give only parent ids: a chain root <- a <- b... must still be one thread
     # (eight negative replies by eight people), not eight threads of one post each.
