@@ -83,6 +83,9 @@ class FetchState:
     cursor: str | None = None
     etag: str | None = None
     last_modified: str | None = None
+    # Thread roots (the platform's ids) the pipeline asks to re-read this poll, for collectors
+    # with `rereads_threads`: new replies and moved engagement of conversations that are active.
+    watch: tuple[str, ...] = ()
     skipped: int = 0
     skip_reasons: list[str] = field(default_factory=list)
 
@@ -105,6 +108,7 @@ class Collector(ABC):
     name: ClassVar[str]
     description: ClassVar[str]
     Options: ClassVar[type[CollectorOptions]]
+    rereads_threads: ClassVar[bool] = False
 
     def __init__(self, source: str, options: CollectorOptions, client: httpx.Client) -> None:
         self.source = source
