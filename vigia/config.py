@@ -99,6 +99,8 @@ class SourceConfig(BaseModel):
 
     `match: always` files every item under `brand` without looking for the brand's words (the
     brand's own app reviews or channel); the default, `text`, keeps only items that name it.
+    `watch_threads`: how many of the source's most active conversations of the last two days
+    are re-read each poll, for collectors that can (new replies, growing engagement).
     """
 
     model_config = ConfigDict(extra="allow", frozen=True)
@@ -109,6 +111,7 @@ class SourceConfig(BaseModel):
     interval: timedelta = timedelta(minutes=15)
     language: str | None = None
     match: Literal["text", "always"] = "text"
+    watch_threads: int = Field(5, ge=0, le=50)
     enabled: bool = True
     _options: CollectorOptions = PrivateAttr()
 

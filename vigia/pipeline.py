@@ -23,13 +23,14 @@ from vigia.alerts.detect import check_after_poll
 from vigia.analyse import AnalysedMention, Analyser
 from vigia.config import Settings, SourceConfig
 from vigia.storage import open_engine
-from vigia.storage.mentions import save_batch
+from vigia.storage.mentions import active_thread_roots, save_batch
 from vigia.storage.sources import load_health, record_failure, record_success
 
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 500
 MAX_BACKOFF = timedelta(hours=6)
+WATCH_WINDOW = timedelta(days=2)  # conversations older than this are no longer re-read
 Clock = Callable[[], datetime]
 
 
@@ -111,8 +112,14 @@ def poll_source(rt: Runtime, source: SourceConfig, force: bool = False) -> PollR
         report.deferred_until = health.next_poll_at
         return report
     state = health.fetch_state()
+    collector = rt.collector(source)
+    if collector.rereads_threads and source.watch_threads:
+        with rt.engine.connect() as conn:
+            state.watch = active_thread_roots(
+                conn, source.name, now - WATCH_WINDOW, source.watch_threads
+            )
     try:
-        for batch in _batches(rt.collector(source).fetch(state), BATCH_SIZE):
+        for batch in _batches(collector.fetch(state), BATCH_SIZE):
             _store(rt, source.name, batch, report)
             # A short batch was the source's last: the poll is complete, so it succeeds.
             if rt.stopping.is_set() and len(batch) == BATCH_SIZE:

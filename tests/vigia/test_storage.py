@@ -14,7 +14,7 @@ from collectors.base import Engagement, Mention
 from vigia.analyse import AnalysedMention
 from vigia.storage import open_engine
 from vigia.storage.alerts import insert_alert
-from vigia.storage.mentions import save_batch
+from vigia.storage.mentions import active_thread_roots, save_batch
 from vigia.storage.schema import engagement_snapshots, hourly_rollup, mentions, topic_rollup
 
 T0 = datetime(2026, 11, 16, 9, 15, tzinfo=UTC)
@@ -160,3 +160,38 @@ def test_same_id_in_two_sources_is_two_mentions(engine: Engine) -> None:
         save_batch(conn, a.source, [a], by_number, T0)
         save_batch(conn, b.source, [b], by_number, T0)
     assert _count(engine, mentions) == 2
+
+
+def test_active_thread_roots_puts_negative_and_busy_conversations_first(engine: Engine) -> None:
+    def root(n: int, hours_ago: float, replies: int, negative: bool) -> AnalysedMention:
+        m = Mention(
+            source="bsky", source_id=f"at://root/{n}", url=f"https://bsky.example/{n}",
+            published=T0 - timedelta(hours=hours_ago), text=f"Vellora {n}", thread_id=f"at://root/{n}",
+            engagement=Engagement(replies=replies),
+        )  # fmt: skip
+        s = Sentiment(-0.6, 0, 0.4, 0.6) if negative else Sentiment(0.3, 0.3, 0.7, 0)
+        return AnalysedMention(m, "Vellora", "es", s, "negative" if negative else "positive", ())
+
+    roots = {
+        1: root(1, 2, 40, negative=False),  # busy but not negative
+        2: root(2, 3, 5, negative=True),  # negative, quieter
+        3: root(3, 1, 90, negative=True),  # negative and busiest: first
+        4: root(4, 60, 500, negative=True),  # too old to watch
+    }
+    reply = Mention(
+        source="bsky", source_id="at://reply/1", url="https://bsky.example/r1", published=T0,
+        text="Vellora fatal", thread_id="at://root/3", parent_id="at://root/3",
+    )  # fmt: skip
+    fresh = [*roots.values(), AnalysedMention(reply, "Vellora", "es", None, None, ())]
+    by_id = {a.mention.source_id: a for a in fresh}
+    with engine.begin() as conn:
+        save_batch(
+            conn,
+            "bsky",
+            [a.mention for a in fresh],
+            lambda ms: [by_id[m.source_id] for m in ms],
+            T0,
+        )
+        watch = active_thread_roots(conn, "bsky", T0 - timedelta(days=2), limit=3)
+    # Replies are not roots; the two-day-old conversation is past the window.
+    assert watch == ("at://root/3", "at://root/2", "at://root/1")

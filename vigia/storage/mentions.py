@@ -272,3 +272,29 @@ def _refresh_cells(conn: Connection, brand: str, hours: list[datetime]) -> None:
                 for (t, h), n in topic_counts.items()
             ],
         )
+
+
+def active_thread_roots(
+    conn: Connection, source: str, since: datetime, limit: int
+) -> tuple[str, ...]:
+    """The ids of `source`'s most active brand conversations started since `since`.
+
+    Negative roots first, then by engagement as last seen: the conversations whose new replies
+    and growing counts the spreading-thread detector most needs.
+    """
+    m = mentions.c
+    engagement = sum(
+        func.coalesce(m[name], 0) for name in ENGAGEMENT_COLUMNS if name != "view_count"
+    )
+    query = (
+        select(m.source_id)
+        .where(
+            m.source == source,
+            m.thread_id == m.source_id,
+            m.brand.is_not(None),
+            m.published_at >= naive_utc(since),
+        )
+        .order_by(case((m.sentiment == "negative", 0), else_=1), engagement.desc(), m.id.desc())
+        .limit(limit)
+    )
+    return tuple(conn.execute(query).scalars())
