@@ -19,11 +19,14 @@ from collectors.base import (
     Engagement,
     FetchState,
     Mention,
+    TransientError,
     UnparseableError,
     as_count,
     utc,
 )
 from collectors.text import html_to_text, join_text
+
+_STATUS_ID = re.compile(r"[A-Za-z0-9]+")
 
 
 class MastodonOptions(CollectorOptions):
@@ -47,7 +50,7 @@ class MastodonOptions(CollectorOptions):
         # Accept a pasted status URL (https://host/@user/1234) as well as the bare id.
         ids = [value.rstrip("/").rsplit("/", 1)[-1] for value in values]
         for value, status_id in zip(values, ids, strict=True):
-            if not re.fullmatch(r"[A-Za-z0-9]+", status_id):
+            if not _STATUS_ID.fullmatch(status_id):
                 raise ValueError(f"expected a status id or status URL, got {value!r}")
         return ids
 
@@ -68,10 +71,13 @@ class MastodonCollector(Collector):
         "full-text search and only finds posts whose authors allow indexing), plus the whole "
         "conversation of watched posts (`threads`). Each instance only knows the posts that "
         "reached it, so watch several. No account or token needed; polls catch up page by page "
-        "from the newest status id seen (`max_pages` per poll)."
+        "from the newest status id seen (`max_pages` per poll). Active conversations the "
+        "pipeline points at are re-read each poll too, so replies that never name the brand and "
+        "growing counts are seen."
     )
     Options = MastodonOptions
     options: MastodonOptions
+    rereads_threads = True
 
     def fetch(self, state: FetchState) -> Iterator[Mention]:
         base = self.options.instance.rstrip("/")
@@ -81,8 +87,15 @@ class MastodonCollector(Collector):
             )
         elif self.options.query:
             yield from self._search(f"{base}/api/v2/search", state)
-        for status_id in self.options.threads:
-            yield from self._conversation(base, status_id, state)
+        # The configured `threads`, then the roots the pipeline asks to refresh, each read once;
+        # a watched one deleted since it was stored is passed over rather than failing the poll.
+        configured = set(self.options.threads)
+        for status_id in dict.fromkeys([*self.options.threads, *state.watch]):
+            watched = status_id not in configured
+            if watched and not _STATUS_ID.fullmatch(status_id):
+                state.skip(f"watched thread is not a status id: {status_id[:60]!r}")
+                continue
+            yield from self._conversation(base, status_id, state, watched)
 
     def _timeline(self, url: str, state: FetchState) -> Iterator[Mention]:
         """First poll: the newest pages, going back. Later: forward from the cursor, gap-free."""
@@ -128,10 +141,22 @@ class MastodonCollector(Collector):
                 return
             params["max_id"] = min(ids, key=id_order)
 
-    def _conversation(self, base: str, status_id: str, state: FetchState) -> Iterator[Mention]:
-        """A watched post, its ancestors and replies, all filed under the conversation's root."""
-        status = self._json(f"{base}/api/v1/statuses/{status_id}")
-        context = self._json(f"{base}/api/v1/statuses/{status_id}/context")
+    def _conversation(
+        self, base: str, status_id: str, state: FetchState, watched: bool = False
+    ) -> Iterator[Mention]:
+        """A watched post, its ancestors and replies, all filed under the conversation's root.
+
+        With `watched` (a root the pipeline chose, not one the user configured), a status the
+        instance no longer has (404/410: deleted, or its author suspended) is skipped and counted.
+        """
+        status = self._json(f"{base}/api/v1/statuses/{status_id}", gone_ok=watched)
+        if status is _GONE:
+            state.skip(f"watched thread {status_id} is gone from {base}")
+            return
+        context = self._json(f"{base}/api/v1/statuses/{status_id}/context", gone_ok=watched)
+        if context is _GONE:
+            state.skip(f"watched thread {status_id} is gone from {base}")
+            return
         if not isinstance(context, Mapping) or not isinstance(status, Mapping):
             raise UnparseableError(f"expected status {status_id} and its context from {base}")
         ancestors, descendants = context.get("ancestors"), context.get("descendants")
@@ -150,10 +175,17 @@ class MastodonCollector(Collector):
             else:
                 yield replace(mention, thread_id=root)
 
-    def _json(self, url: str, params: Mapping[str, Any] | None = None) -> Any:
-        response = http.get(self.client, url, params=params)
-        if response is None:  # only a conditional request can answer 304, and this is none
-            raise UnparseableError(f"unexpected 304 from {url}")
+    def _json(
+        self, url: str, params: Mapping[str, Any] | None = None, gone_ok: bool = False
+    ) -> Any:
+        """The JSON at `url`; with `gone_ok`, `_GONE` when the server answers 404 or 410."""
+        try:
+            response = self.client.get(url, params=params)
+        except httpx.TransportError as exc:  # timeouts included
+            raise TransientError(f"could not reach {url}: {exc}") from exc
+        if gone_ok and response.status_code in (404, 410):
+            return _GONE
+        http.raise_for_status(response)
         return http.json_body(response)
 
     def _mentions(self, statuses: list[Any], state: FetchState) -> Iterator[Mention]:
@@ -170,6 +202,9 @@ class MastodonCollector(Collector):
                 state.skip(f"status without id, date or URL: {str(raw)[:60]!r}")
             else:
                 yield mention
+
+
+_GONE = object()  # what `_json` returns for a watched status the instance no longer has
 
 
 def item_to_mention(source: str, raw: Any) -> Mention | None:

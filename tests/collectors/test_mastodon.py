@@ -269,3 +269,80 @@ def test_a_watched_thread_files_ancestors_and_replies_under_the_root(
 def test_options_name_what_is_wrong(options: dict[str, Any], problem: str) -> None:
     with pytest.raises(ValueError, match=problem):
         MastodonOptions(instance="https://mastodon.social", **options)
+
+
+def watched_conversation(feeds: Path, replay: ReplayServer) -> tuple[str, str]:
+    """Route a three-post conversation on the replay server; return (root id, reply id).
+
+    The recorded context is of the middle post; for its root, an edited copy moves the middle
+    post (itself an edited copy of the root, as the status was not recorded) into `descendants`,
+    and the root's counts have grown since it was first stored.
+    """
+    context = load(feeds, CONTEXT)
+    root = {**context["ancestors"][0], "replies_count": 2, "favourites_count": 7}
+    middle = {
+        **context["ancestors"][0],
+        "id": "110446983926957470",
+        "in_reply_to_id": root["id"],
+        "content": "<p>second</p>",
+    }
+    root_context = {"ancestors": [], "descendants": [middle, *context["descendants"]]}
+    replay.route(f"/api/v1/statuses/{root['id']}", Reply(json.dumps(root).encode()))
+    replay.route(f"/api/v1/statuses/{root['id']}/context", Reply(json.dumps(root_context).encode()))
+    return root["id"], middle["id"]
+
+
+def test_a_watched_root_is_reread_after_the_timeline_with_its_replies_and_new_counts(
+    shared_feeds: Path, replay: ReplayServer, client: httpx.Client
+) -> None:
+    root, middle = watched_conversation(shared_feeds, replay)
+    replay.route(TAG_PATH, recorded(END))  # nothing new on the tag: the replies never name it
+    state = FetchState(cursor=NEWEST_ON_PAGE1, watch=(root,))
+    mentions = list(tag_collector(replay, client).fetch(state))
+
+    assert [(m.source_id, m.thread_id, m.parent_id) for m in mentions] == [
+        (root, root, None),
+        (middle, root, root),
+        ("110446984249325790", root, middle),
+    ]
+    assert (mentions[0].engagement.replies, mentions[0].engagement.likes) == (2, 7)
+    assert state.cursor == NEWEST_ON_PAGE1  # thread re-reads never move the timeline cursor
+    assert MastodonCollector.rereads_threads
+
+
+def test_a_watched_thread_that_is_gone_is_skipped_and_counted_and_the_rest_still_read(
+    shared_feeds: Path, replay: ReplayServer, client: httpx.Client
+) -> None:
+    root, _ = watched_conversation(shared_feeds, replay)
+    replay.route(TAG_PATH, recorded(END))
+    replay.route("/api/v1/statuses/110000000000000001", Reply(b'{"error":"Record not found"}', 404))
+    # A malformed id (never a path to another endpoint) is passed over the same way.
+    state = FetchState(cursor=NEWEST_ON_PAGE1, watch=("110000000000000001", "../admin", root))
+    mentions = list(tag_collector(replay, client).fetch(state))
+
+    assert len(mentions) == 3
+    assert state.skipped == 2
+    assert "110000000000000001" in state.skip_reasons[0]
+    assert replay.hits("/api/v1/statuses/110000000000000001/context") == []
+
+
+def test_a_watched_root_also_in_threads_is_read_once(
+    shared_feeds: Path, replay: ReplayServer, client: httpx.Client
+) -> None:
+    root, _ = watched_conversation(shared_feeds, replay)
+    opts = MastodonOptions(instance=replay.url, threads=[root])
+    state = FetchState(watch=(root, root))
+    mentions = list(MastodonCollector("masto-thread", opts, client).fetch(state))
+
+    assert len(mentions) == 3
+    assert len(replay.hits(f"/api/v1/statuses/{root}")) == 1
+    assert len(replay.hits(f"/api/v1/statuses/{root}/context")) == 1
+
+
+def test_a_configured_thread_that_is_gone_still_asks_for_a_config_fix(
+    replay: ReplayServer, client: httpx.Client
+) -> None:
+    replay.route("/api/v1/statuses/110000000000000001", Reply(b'{"error":"Record not found"}', 404))
+    opts = MastodonOptions(instance=replay.url, threads=["110000000000000001"])
+    with pytest.raises(NeedsHumanError, match="404"):
+        list(MastodonCollector("masto-thread", opts, client).fetch(FetchState()))
