@@ -1,4 +1,5 @@
-"""Bluesky: post search (app.bsky.feed.searchPosts), anonymous or with an app-password session."""
+"""Bluesky: post search (app.bsky.feed.searchPosts) and watched threads (getPostThread), anonymous
+or with an app-password session."""
 
 from __future__ import annotations
 
@@ -29,6 +30,8 @@ from collectors.base import (
 from collectors.text import join_text
 
 _SEARCH = "/xrpc/app.bsky.feed.searchPosts"
+_THREAD = "/xrpc/app.bsky.feed.getPostThread"
+_THREAD_VIEW = "app.bsky.feed.defs#threadViewPost"
 _CREATE_SESSION = "/xrpc/com.atproto.server.createSession"
 _STALE_TOKEN = frozenset({"ExpiredToken", "InvalidToken"})
 
@@ -61,10 +64,17 @@ class BlueskyCollector(Collector):
         "password) in the environment variable VIGIA_SOURCES_<SOURCE NAME>_APP_PASSWORD (or the "
         "one named by `app_password_env`); the search then goes through that account's PDS "
         "(`pds`, default bsky.social). Polls catch up from the newest post seen, `max_pages` "
-        "pages at a time."
+        "pages at a time. Active conversations the pipeline points at are re-read each poll "
+        "(app.bsky.feed.getPostThread), so replies that never name the brand and growing counts "
+        "are seen."
     )
     Options = BlueskyOptions
     options: BlueskyOptions
+    rereads_threads = True
+    # How far down a watched thread's replies are read, and how many posts all of them may yield
+    # in one poll: a viral thread must not turn one poll into thousands of mentions.
+    thread_depth: ClassVar[int] = 6
+    thread_posts: ClassVar[int] = 1000
 
     # searchPosts stops paging around 10 000 results; deeper reads restart with `until`.
     cursor_depth: ClassVar[int] = 10_000
@@ -75,15 +85,14 @@ class BlueskyCollector(Collector):
         # Cursor: `since` (all older posts are read), and while a catch-up is under way the
         # `until` bound reached so far and the `newest` sortAt it started from.
         mark = _load_mark(state.cursor)
-        base = self.options.pds if self.options.handle else self.options.service
-        url = base.rstrip("/") + _SEARCH
+        url = self._base() + _SEARCH
         params: dict[str, Any] = {"q": self.options.query, "sort": "latest"}
         params |= {"limit": self.options.limit, "lang": self.options.lang}
         params |= {"since": mark.get("since"), "until": mark.get("until")}
         newest, oldest = _parse(mark.get("newest")), None
         depth, finished = 0, False
         for _ in range(self.options.max_pages):
-            body = self._search(url, {k: v for k, v in params.items() if v is not None})
+            body = self._get(url, {k: v for k, v in params.items() if v is not None})
             posts = body.get("posts") if isinstance(body, Mapping) else None
             if not isinstance(posts, list):
                 raise UnparseableError(f"expected an object with a 'posts' list from {url}")
@@ -112,16 +121,51 @@ class BlueskyCollector(Collector):
             latest = _stamp(newest) if newest else mark.get("newest")
             catch_up = {"since": mark["since"], "until": until, "newest": latest}
             state.cursor = json.dumps(catch_up)
+        yield from self._watched(state)
 
-    def _search(self, url: str, params: Mapping[str, Any]) -> Any:
-        """One search page; with an account, a stale session token is renewed once."""
+    def _watched(self, state: FetchState) -> Iterator[Mention]:
+        """Every post of the threads in `state.watch` (each read once), counts as they are now.
+
+        A root deleted since it was stored, and blocked or deleted replies, are skipped and
+        counted; they do not fail the poll.
+        """
+        url, budget = self._base() + _THREAD, self.thread_posts
+        for uri in dict.fromkeys(state.watch):
+            if not uri.startswith("at://"):
+                state.skip(f"watched thread is not an at:// uri: {uri[:60]!r}")
+                continue
+            params = {"uri": uri, "depth": self.thread_depth, "parentHeight": 0}
+            body = self._get(url, params, gone_ok=True)
+            if body is _GONE:
+                state.skip(f"watched thread {uri} is gone")
+                continue
+            thread = body.get("thread") if isinstance(body, Mapping) else None
+            if not isinstance(thread, Mapping):
+                raise UnparseableError(f"expected an object with a 'thread' from {url} for {uri}")
+            for post in thread_posts(thread, self.thread_depth):
+                if budget <= 0:
+                    return
+                mention = item_to_mention(self.source, post) if post is not None else None
+                if mention is None:
+                    state.skip(f"blocked, deleted or unreadable post in the thread of {uri}")
+                    continue
+                budget -= 1
+                yield mention
+
+    def _base(self) -> str:
+        """Where the calls go: the account's PDS with a handle, else the public service."""
+        return (self.options.pds if self.options.handle else self.options.service).rstrip("/")
+
+    def _get(self, url: str, params: Mapping[str, Any], gone_ok: bool = False) -> Any:
+        """One XRPC query; with an account, a stale session token is renewed once."""
         handle = self.options.handle
         if not handle:
-            return self._call("GET", url, params=params)
+            return self._call("GET", url, params=params, gone_ok=gone_ok)
         try:
-            return self._call("GET", url, params=params, token=self._token(handle))
+            return self._call("GET", url, params=params, gone_ok=gone_ok, token=self._token(handle))
         except _StaleToken:
-            return self._call("GET", url, params=params, token=self._token(handle, renew=True))
+            token = self._token(handle, renew=True)
+            return self._call("GET", url, params=params, gone_ok=gone_ok, token=token)
 
     def _token(self, handle: str, renew: bool = False) -> str:
         """An access token for `handle`, from a session shared by this process's polls.
@@ -147,13 +191,24 @@ class BlueskyCollector(Collector):
             self._sessions[key] = token
         return token
 
-    def _call(self, method: str, url: str, token: str | None = None, **kwargs: Any) -> Any:
+    def _call(
+        self,
+        method: str,
+        url: str,
+        token: str | None = None,
+        gone_ok: bool = False,
+        **kwargs: Any,
+    ) -> Any:
+        """The JSON answer of one XRPC call; with `gone_ok`, `_GONE` for a record not found."""
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         try:
             response = self.client.request(method, url, headers=headers, **kwargs)
         except httpx.TransportError as exc:
             raise TransientError(f"could not reach {url}: {exc}") from exc
         error = _xrpc_error(response)
+        # getPostThread answers a deleted post with HTTP 400 and the XRPC error NotFound.
+        if gone_ok and (error[0] == "NotFound" or response.status_code in (404, 410)):
+            return _GONE
         if token and error[0] in _STALE_TOKEN:
             raise _StaleToken(f"HTTP {response.status_code} from {url}: {error[0]}: {error[1]}")
         try:
@@ -177,8 +232,12 @@ class _StaleToken(NeedsHumanError):
     """The cached session token expired; create a new session."""
 
 
+_GONE = object()  # what `_call` returns, when asked, for a record that no longer exists
+
+
 def item_to_mention(source: str, raw: Any) -> Mention | None:
-    """One searchPosts `postView` as a Mention, or None when it lacks its uri, record or date."""
+    """One `postView` (of searchPosts or getPostThread) as a Mention, or None when it lacks its
+    uri, record or date."""
     if not isinstance(raw, Mapping):
         return None
     uri, record, author = raw.get("uri"), raw.get("record"), raw.get("author")
@@ -210,6 +269,22 @@ def item_to_mention(source: str, raw: Any) -> Mention | None:
         ),
         raw=raw,
     )
+
+
+def thread_posts(node: Mapping[str, Any], depth: int) -> Iterator[Any]:
+    """The postViews of a getPostThread tree, root first then each reply's subtree, `depth`
+    levels of replies deep; None for each #blockedPost, #notFoundPost or unknown stub."""
+    if node.get("$type", _THREAD_VIEW) != _THREAD_VIEW or not isinstance(node.get("post"), Mapping):
+        yield None
+        return
+    yield node["post"]
+    replies = node.get("replies")
+    if depth > 0 and isinstance(replies, list):
+        for reply in replies:
+            if isinstance(reply, Mapping):
+                yield from thread_posts(reply, depth - 1)
+            else:
+                yield None
 
 
 def sort_at(raw: Any) -> datetime | None:

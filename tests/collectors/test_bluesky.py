@@ -16,6 +16,7 @@ from collectors.bluesky import (
     BlueskyOptions,
     app_password_env,
     item_to_mention,
+    thread_posts,
 )
 from tests.replay import ReplayServer, Reply, recorded
 from vigia.config import secret_env_name
@@ -282,3 +283,99 @@ def test_a_bad_post_is_skipped_and_counted_not_the_page(
     state = FetchState()
     assert len(list(collector(replay, client).fetch(state))) == 23
     assert state.skipped == 2
+
+
+THREAD_PATH = "/xrpc/app.bsky.feed.getPostThread"
+THREAD_2025 = "bluesky/bskyr-getPostThread-2025.json"
+THREAD_NESTED = "bluesky/atprotodart-getPostThread-2023-nested-replies.json"
+ROOT_2025 = "at://did:plc:ic6zqvuw5ulmfpjiwnhsr2ns/app.bsky.feed.post/3k7qmjev5lr2s"
+ROOT_NESTED = "at://did:plc:by3jhwdqgbtrcc7q4tkkv3cf/app.bsky.feed.post/3jtvi2jrijx2y"
+REPLY_NESTED = "at://did:plc:o3muczkqodgc563d4rip3rpn/app.bsky.feed.post/3jtviwrkkbn2e"
+NO_NEW_POSTS = Reply(b'{"posts": []}', headers={"Content-Type": "application/json"})
+GONE = Reply(b'{"error":"NotFound","message":"Post not found: at://x"}', 400)
+
+
+def test_a_thread_is_walked_root_first_with_its_stubs_marked(shared_feeds: Path) -> None:
+    thread = load(shared_feeds, THREAD_NESTED)["thread"]
+    posts = list(thread_posts(thread, 6))
+    # Root, two replies, and a reply to the second; its two blocked and two deleted replies.
+    assert [p["uri"] if p else None for p in posts] == [
+        ROOT_NESTED,
+        "at://did:plc:xbxpdv7nstw5ybmlneupnuaa/app.bsky.feed.post/3jtvjdinqcm2a",
+        REPLY_NESTED,
+        None,
+        None,
+        "at://did:plc:kef63ihhci7f5xhriu4asjhb/app.bsky.feed.post/3jtvu6gnhmk2r",
+        None,
+        None,
+    ]
+    # One level of replies only: the second reply's own replies are not reached.
+    assert len(list(thread_posts(thread, 1))) == 3
+
+
+def test_watched_threads_are_reread_after_the_search_with_thread_parent_and_counts(
+    shared_feeds: Path, replay: ReplayServer, client: httpx.Client
+) -> None:
+    replay.route(SEARCH_PATH, NO_NEW_POSTS)  # the replies never name the query
+    replay.route(THREAD_PATH, recorded(THREAD_NESTED), recorded(THREAD_2025))
+    cursor = json.dumps({"since": NEWEST})
+    state = FetchState(cursor=cursor, watch=(ROOT_NESTED, ROOT_2025))
+    mentions = list(collector(replay, client).fetch(state))
+
+    assert [h.query for h in replay.hits(THREAD_PATH)] == [
+        {"uri": ROOT_NESTED, "depth": "6", "parentHeight": "0"},
+        {"uri": ROOT_2025, "depth": "6", "parentHeight": "0"},
+    ]
+    assert len(mentions) == 5
+    root, _, reply, _, _ = mentions
+    assert (root.source_id, root.thread_id, root.parent_id) == (ROOT_NESTED, ROOT_NESTED, None)
+    assert (reply.thread_id, reply.parent_id) == (ROOT_NESTED, ROOT_NESTED)
+    assert (mentions[3].thread_id, mentions[3].parent_id) == (ROOT_NESTED, REPLY_NESTED)
+    assert (root.engagement.replies, root.engagement.likes) == (2, 26)
+    assert (mentions[4].source_id, mentions[4].engagement.likes) == (ROOT_2025, 4)
+    assert state.skipped == 4  # two blocked and two deleted replies
+    assert state.cursor == cursor  # thread re-reads never move the search window
+    assert BlueskyCollector.rereads_threads
+
+
+def test_a_watched_thread_that_is_gone_is_skipped_and_counted_and_each_read_once(
+    shared_feeds: Path, replay: ReplayServer, client: httpx.Client
+) -> None:
+    replay.route(SEARCH_PATH, NO_NEW_POSTS)
+    replay.route(THREAD_PATH, GONE, recorded(THREAD_2025))
+    gone = "at://did:plc:ic6zqvuw5ulmfpjiwnhsr2ns/app.bsky.feed.post/3k7qmjev5lr2x"
+    state = FetchState(cursor=json.dumps({"since": NEWEST}), watch=(gone, ROOT_2025, ROOT_2025))
+    mentions = list(collector(replay, client).fetch(state))
+
+    assert [m.source_id for m in mentions] == [ROOT_2025]
+    assert len(replay.hits(THREAD_PATH)) == 2
+    assert state.skipped == 1
+    assert gone in state.skip_reasons[0]
+
+
+def test_the_posts_of_watched_threads_are_bounded_per_poll(
+    shared_feeds: Path, replay: ReplayServer, client: httpx.Client
+) -> None:
+    class Bounded(BlueskyCollector):
+        thread_posts = 2
+
+    replay.route(SEARCH_PATH, NO_NEW_POSTS)
+    replay.route(THREAD_PATH, recorded(THREAD_NESTED))
+    opts = BlueskyOptions(query="redistricting", service=replay.url)
+    state = FetchState(watch=(ROOT_NESTED, ROOT_2025))
+    assert len(list(Bounded("bsky-search", opts, client).fetch(state))) == 2
+    assert len(replay.hits(THREAD_PATH)) == 1
+
+
+def test_with_a_handle_watched_threads_are_read_through_the_session(
+    shared_feeds: Path, replay: ReplayServer, client: httpx.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VIGIA_SOURCES_BSKY_AUTH_APP_PASSWORD", "abcd-efgh-ijkl-mnop")
+    replay.route(SESSION_PATH, session("jwt-1"))
+    replay.route(SEARCH_PATH, NO_NEW_POSTS)
+    replay.route(THREAD_PATH, recorded(THREAD_2025))
+    options = {"handle": "watch.vigia.test", "pds": replay.url, "service": "http://127.0.0.1:9"}
+    opts = BlueskyOptions(query="redistricting", **options)
+    state = FetchState(watch=(ROOT_2025,))
+    assert len(list(BlueskyCollector("bsky-auth", opts, client).fetch(state))) == 1
+    assert replay.hits(THREAD_PATH)[0].headers["Authorization"] == "Bearer jwt-1"
