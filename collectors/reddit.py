@@ -7,6 +7,7 @@ from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 from pydantic import Field, field_validator, model_validator
 
 from collectors import http
@@ -16,12 +17,14 @@ from collectors.base import (
     Engagement,
     FetchState,
     Mention,
+    TransientError,
     UnparseableError,
     as_count,
 )
 
 SITE = "https://www.reddit.com"
 _THREAD = re.compile(r"/comments/([a-z0-9]+)|^(?:t3_)?([a-z0-9]+)$", re.IGNORECASE)
+_FULLNAME = re.compile(r"(?:t3_)?([a-z0-9]+)", re.IGNORECASE)
 
 
 class RedditOptions(CollectorOptions):
@@ -60,11 +63,14 @@ class RedditCollector(Collector):
         "new posts, or every comment of the `threads` you watch (re-read each poll so scores and "
         "comment counts stay current; thread = link_id, parent = parent_id). Uses the public "
         ".json listings, newest first, reading at most max_pages pages of up to 100 items per "
-        "poll. Reddit's Data API terms expect OAuth, and anonymous traffic is throttled or "
-        "refused (429/403) more and more: poll slowly (15m or more)."
+        "poll. Active threads the pipeline points at are re-read each poll in every mode, so "
+        "comments that never name the brand and moving scores are seen. Reddit's Data API terms "
+        "expect OAuth, and anonymous traffic is throttled or refused (429/403) more and more: "
+        "poll slowly (15m or more)."
     )
     Options = RedditOptions
     options: RedditOptions
+    rereads_threads = True
 
     def fetch(self, state: FetchState) -> Iterator[Mention]:
         if self.options.threads:
@@ -72,6 +78,17 @@ class RedditCollector(Collector):
                 yield from self._thread(thread, state)
         else:
             yield from self._listing(state)
+        # The `t3_` roots the pipeline asks to refresh, each read once and not again when it is
+        # also configured; one deleted since it was stored is passed over, not a failed poll.
+        watched: dict[str, None] = {}
+        for fullname in state.watch:
+            match = _FULLNAME.fullmatch(fullname)
+            if match is None:
+                state.skip(f"watched thread is not a t3_ fullname: {fullname[:60]!r}")
+            elif match[1].lower() not in self.options.threads:
+                watched[match[1].lower()] = None
+        for thread in watched:
+            yield from self._thread(thread, state, watched=True)
 
     def _listing(self, state: FetchState) -> Iterator[Mention]:
         o = self.options
@@ -111,10 +128,18 @@ class RedditCollector(Collector):
             params["after"] = after
         state.cursor = newest
 
-    def _thread(self, thread: str, state: FetchState) -> Iterator[Mention]:
+    def _thread(self, thread: str, state: FetchState, watched: bool = False) -> Iterator[Mention]:
+        """The post and comment tree of one thread; a `watched` one that is gone (404/410) is
+        skipped and counted, where a configured one asks for a config fix."""
         url = f"{self.options.base_url.rstrip('/')}/comments/{thread}.json"
-        response = http.get(self.client, url, params={"sort": "new", "limit": 500, "raw_json": 1})
-        assert response is not None  # not conditional, so never a 304
+        try:
+            response = self.client.get(url, params={"sort": "new", "limit": 500, "raw_json": 1})
+        except httpx.TransportError as exc:  # timeouts included
+            raise TransientError(f"could not reach {url}: {exc}") from exc
+        if watched and response.status_code in (404, 410):
+            state.skip(f"watched thread t3_{thread} is gone")
+            return
+        http.raise_for_status(response)
         body = http.json_body(response)
         if not (isinstance(body, list) and len(body) == 2):
             raise UnparseableError(

@@ -233,3 +233,65 @@ def test_bad_item_is_skipped_and_counted(
     state = FetchState()
     assert len(list(collector(replay, client).fetch(state))) == 6
     assert state.skipped == 1 and "t3_" in state.skip_reasons[0]
+
+
+NOT_FOUND = Reply(
+    b'{"message": "Not Found", "error": 404}', 404, {"Content-Type": "application/json"}
+)
+
+
+def test_a_watched_thread_is_reread_after_a_search_with_its_comment_tree_and_counts(
+    replay: ReplayServer, client: httpx.Client, shared_feeds: Path
+) -> None:
+    replay.route("/search.json", recorded(SEARCH))  # 2015-2019 posts: all behind the cursor
+    replay.route("/comments/54hhwl.json", recorded(THREAD))
+    state = FetchState(cursor="1800000000:t3_newer", watch=("t3_54hhwl",))
+    mentions = list(collector(replay, client, subreddit=None, query="vellora").fetch(state))
+
+    assert len(mentions) == 11  # the post and its ten comments; none of the search's
+    post, first = mentions[:2]
+    assert (post.source_id, post.thread_id, post.parent_id) == ("t3_54hhwl", "t3_54hhwl", None)
+    assert (post.engagement.score, post.engagement.replies) == (1, 10)
+    assert (first.source_id, first.thread_id, first.parent_id) == (
+        "t1_d81vwef",
+        "t3_54hhwl",
+        "t3_54hhwl",
+    )
+    assert all(m.thread_id == "t3_54hhwl" for m in mentions)
+    assert replay.hits("/comments/54hhwl.json")[0].query["sort"] == "new"
+    assert state.cursor == "1800000000:t3_newer"  # re-reads never move the listing cursor
+    assert RedditCollector.rereads_threads
+
+
+def test_a_watched_thread_that_is_gone_is_skipped_and_counted_in_subreddit_mode(
+    replay: ReplayServer, client: httpx.Client, shared_feeds: Path
+) -> None:
+    replay.route("/r/all/new.json", recorded(NEW))
+    replay.route("/comments/zzzzzz.json", NOT_FOUND)
+    replay.route("/comments/bb24k7.json", recorded(THREAD_2025))
+    state = FetchState(watch=("t3_zzzzzz", "not a fullname!", "t3_bb24k7"))
+    mentions = list(collector(replay, client).fetch(state))
+
+    assert len(mentions) == 7 + 2
+    assert state.skipped == 2
+    assert any("t3_zzzzzz is gone" in reason for reason in state.skip_reasons)
+
+
+def test_a_configured_thread_that_is_gone_still_asks_for_a_config_fix(
+    replay: ReplayServer, client: httpx.Client
+) -> None:
+    replay.route("/comments/zzzzzz.json", NOT_FOUND)
+    with pytest.raises(NeedsHumanError, match="HTTP 404"):
+        list(collector(replay, client, subreddit=None, threads=["zzzzzz"]).fetch(FetchState()))
+
+
+def test_a_watched_thread_also_in_threads_is_read_once(
+    replay: ReplayServer, client: httpx.Client, shared_feeds: Path
+) -> None:
+    replay.route("/comments/54hhwl.json", recorded(THREAD))
+    replay.route("/comments/bb24k7.json", recorded(THREAD_2025))
+    state = FetchState(watch=("t3_54hhwl", "t3_bb24k7", "t3_BB24K7"))
+    opts = {"subreddit": None, "threads": ["54hhwl"]}
+    assert len(list(collector(replay, client, **opts).fetch(state))) == 11 + 2
+    assert len(replay.hits("/comments/54hhwl.json")) == 1
+    assert len(replay.hits("/comments/bb24k7.json")) == 1
