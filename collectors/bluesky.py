@@ -1,5 +1,4 @@
-"""Bluesky: post search (app.bsky.feed.searchPosts) and watched threads (getPostThread), anonymous
-or with an app-password session."""
+"""Bluesky: post search (searchPosts) and watched threads (getPostThread), with or without login."""
 
 from __future__ import annotations
 
