@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import func, select
 
 from tests.replay import ReplayServer, Reply
+from tests.vigia.alert_scenario import SimClock
 from vigia.pipeline import Runtime, poll_all
 from vigia.scheduler import run_until_stopped
 from vigia.storage import open_engine
@@ -21,6 +23,7 @@ from vigia.storage.schema import mentions, source_state
 
 FEED = (Path(__file__).resolve().parents[1] / "fixtures" / "vellora-es.rss.xml").read_bytes()
 RSS = {"Content-Type": "application/rss+xml; charset=utf-8"}
+JSON = {"Content-Type": "application/json"}
 
 
 def _sources(replay: ReplayServer, *names: str) -> list[dict]:
@@ -153,3 +156,33 @@ http: {{min_interval_per_host: 0}}
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(mentions)).scalar_one() == 3
     engine.dispose()
+
+
+def test_active_conversations_are_reread_so_replies_that_never_name_the_brand_arrive(
+    replay: ReplayServer, runtime_factory, shared_feeds: Path
+) -> None:
+    # A subreddit listing shows the post; its comments are only in the thread's own page. Once the
+    # post is stored, the pipeline points the collector at it and its comments are read.
+    thread = json.loads(
+        (shared_feeds / "reddit/asyncpraw-thread-54hhwl-comment-context.json").read_bytes()
+    )
+    post = thread[0]["data"]["children"][0]["data"]
+    replay.route("/r/vellora/new.json", Reply(json.dumps(thread[0]).encode(), headers=JSON))
+    replay.route("/comments/54hhwl.json", Reply(json.dumps(thread).encode(), headers=JSON))
+    clock = SimClock(datetime.fromtimestamp(post["created_utc"], UTC) + timedelta(hours=1))
+    source = {
+        "name": "reddit-new", "type": "reddit", "subreddit": "vellora", "base_url": replay.url,
+        "brand": "Vellora", "match": "always",
+    }  # fmt: skip
+    rt = runtime_factory(clock=clock, sources=[source])
+
+    first = poll_all(rt)[0]
+    assert (first.new, replay.hits("/comments/54hhwl.json")) == (1, [])
+    clock.advance(minutes=15)
+    second = poll_all(rt, force=True)[0]
+    assert second.error is None and len(replay.hits("/comments/54hhwl.json")) == 1
+    with rt.engine.connect() as conn:
+        threads = conn.execute(
+            select(mentions.c.thread_id, func.count()).group_by(mentions.c.thread_id)
+        ).all()
+    assert threads == [("t3_54hhwl", 1 + 10)], "the post and its ten comments, each once"
