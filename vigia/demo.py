@@ -119,6 +119,7 @@ def demo_config(
             "base_url": base,
             "max_pages": 10,
             "interval": "15s",
+            "watch_threads": 0,  # the sample feeds serve whole conversations for Mastodon only
         },
         {
             "name": "bluesky-busqueda",
@@ -127,6 +128,7 @@ def demo_config(
             "service": base,
             "max_pages": 20,
             "interval": "15s",
+            "watch_threads": 0,
         },
         {
             "name": "hackernews",
