@@ -18,7 +18,7 @@ from collectors.base import (
     Mention,
     NeedsHumanError,
     UnparseableError,
-    utc,
+    parse_iso,
 )
 from collectors.text import join_text
 
@@ -107,7 +107,7 @@ def item_to_mention(source: str, raw: Any, seen_at: datetime | None = None) -> M
         source=source,
         source_id=review_id,
         url=_review_url(raw.get("link")) or _label(author.get("uri")),
-        published=_time(_label(raw.get("updated"))) or seen_at or datetime.now(UTC),
+        published=parse_iso(_label(raw.get("updated"))) or seen_at or datetime.now(UTC),
         text=text,
         author=_label(author.get("name")) or None,
         language=None,  # the storefront says where the app was bought, not what language is used
@@ -170,12 +170,5 @@ def _label(node: Any) -> str:
 def _number(value: str) -> int | None:
     try:
         return int(value)
-    except ValueError:
-        return None
-
-
-def _time(value: str) -> datetime | None:
-    try:
-        return utc(datetime.fromisoformat(value)) if value else None
     except ValueError:
         return None

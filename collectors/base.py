@@ -127,6 +127,23 @@ def utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
+def parse_iso(value: Any) -> datetime | None:
+    """An ISO 8601 timestamp from a payload field as aware UTC; None when absent or unreadable."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return utc(datetime.fromisoformat(value))
+    except ValueError:
+        return None
+
+
+def language_code(tag: Any) -> str | None:
+    """The primary subtag of a language tag, lower-cased ("pt-BR" -> "pt"); None if there is none."""
+    if not isinstance(tag, str):
+        return None
+    return tag.split("-")[0].lower() or None
+
+
 def as_count(value: Any) -> int | None:
     """An engagement count from a payload field (int, float or digit string); None for anything else."""
     if isinstance(value, bool):

@@ -21,10 +21,10 @@ from collectors.base import (
     FetchState,
     Mention,
     NeedsHumanError,
-    TransientError,
     UnparseableError,
     as_count,
-    utc,
+    language_code,
+    parse_iso,
 )
 from collectors.text import join_text
 
@@ -88,13 +88,11 @@ class BlueskyCollector(Collector):
         params: dict[str, Any] = {"q": self.options.query, "sort": "latest"}
         params |= {"limit": self.options.limit, "lang": self.options.lang}
         params |= {"since": mark.get("since"), "until": mark.get("until")}
-        newest, oldest = _parse(mark.get("newest")), None
+        newest, oldest = parse_iso(mark.get("newest")), None
         depth, finished = 0, False
         for _ in range(self.options.max_pages):
             body = self._get(url, {k: v for k, v in params.items() if v is not None})
-            posts = body.get("posts") if isinstance(body, Mapping) else None
-            if not isinstance(posts, list):
-                raise UnparseableError(f"expected an object with a 'posts' list from {url}")
+            posts = http.items_of(body, "posts", "Bluesky search results", url)
             for raw in posts:
                 moment = sort_at(raw)
                 if moment is not None:
@@ -200,10 +198,7 @@ class BlueskyCollector(Collector):
     ) -> Any:
         """The JSON answer of one XRPC call; with `gone_ok`, `_GONE` for a record not found."""
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        try:
-            response = self.client.request(method, url, headers=headers, **kwargs)
-        except httpx.TransportError as exc:
-            raise TransientError(f"could not reach {url}: {exc}") from exc
+        response = http.send(self.client, method, url, headers=headers, **kwargs)
         error = _xrpc_error(response)
         # getPostThread answers a deleted post with HTTP 400 and the XRPC error NotFound.
         if gone_ok and (error[0] == "NotFound" or response.status_code in (404, 410)):
@@ -249,7 +244,6 @@ def item_to_mention(source: str, raw: Any) -> Mention | None:
     profile = handle if handle and handle != "handle.invalid" else uri.split("/")[2]
     reply: Mapping[str, Any] = record["reply"] if isinstance(record.get("reply"), Mapping) else {}
     langs = record.get("langs")
-    language = langs[0] if isinstance(langs, list) and langs and isinstance(langs[0], str) else None
     return Mention(
         source=source,
         source_id=uri,
@@ -257,7 +251,7 @@ def item_to_mention(source: str, raw: Any) -> Mention | None:
         published=published,
         text=join_text(str(record.get("text") or ""), *_link_card(raw.get("embed"))),
         author=handle or None,
-        language=language.split("-")[0].lower() if language else None,
+        language=language_code(langs[0]) if isinstance(langs, list) and langs else None,
         thread_id=_ref(reply.get("root")) or uri,
         parent_id=_ref(reply.get("parent")),
         engagement=Engagement(
@@ -291,7 +285,9 @@ def sort_at(raw: Any) -> datetime | None:
     allowed, future-dating is not believed)."""
     if not isinstance(raw, Mapping) or not isinstance(raw.get("record"), Mapping):
         return None
-    times = [t for t in (_parse(raw["record"].get("createdAt")), _parse(raw.get("indexedAt"))) if t]
+    times = [
+        t for t in (parse_iso(raw["record"].get("createdAt")), parse_iso(raw.get("indexedAt"))) if t
+    ]
     return min(times) if times else None
 
 
@@ -328,13 +324,6 @@ def _load_mark(cursor: str | None) -> dict[str, Any]:
     except ValueError:
         return {}
     return mark if isinstance(mark, dict) else {}
-
-
-def _parse(value: Any) -> datetime | None:
-    try:
-        return utc(datetime.fromisoformat(str(value).replace("Z", "+00:00")))
-    except ValueError:
-        return None
 
 
 def _stamp(value: datetime) -> str:

@@ -11,7 +11,14 @@ from typing import Any
 from pydantic import Field
 
 from collectors import http, rss
-from collectors.base import Collector, CollectorOptions, FetchState, Mention
+from collectors.base import (
+    Collector,
+    CollectorOptions,
+    FetchState,
+    Mention,
+    language_code,
+    parse_iso,
+)
 from collectors.text import html_to_text
 
 # Search results are ranked by relevance, so an article can surface days after it was published;
@@ -53,7 +60,7 @@ class GoogleNewsCollector(Collector):
         response = http.get(self.client, url, params=params, state=state)
         if response is None:
             return
-        since = _cursor_time(state.cursor)
+        since = parse_iso(state.cursor)  # None for a cursor this collector did not write
         newest = since
         to_mention = partial(item_to_mention, language=o.language)
         for mention in rss.parse_feed(
@@ -84,16 +91,9 @@ def with_outlet(mention: Mention, language: str | None = None) -> Mention:
     text = html_to_text(raw.get("title")) or mention.text
     if outlet and text.endswith(f" - {outlet}"):
         text = text[: -len(outlet) - 3].rstrip() or text
-    fallback = language.split("-")[0].lower() if language else None
     return dataclasses.replace(
-        mention, text=text, author=outlet or mention.author, language=mention.language or fallback
+        mention,
+        text=text,
+        author=outlet or mention.author,
+        language=mention.language or language_code(language),
     )
-
-
-def _cursor_time(cursor: str | None) -> datetime | None:
-    if not cursor:
-        return None
-    try:
-        return datetime.fromisoformat(cursor)
-    except ValueError:  # a cursor this collector did not write: start afresh
-        return None

@@ -16,6 +16,7 @@ from collectors.base import (
     FetchState,
     Mention,
     as_count,
+    parse_iso,
 )
 from collectors.text import html_to_text, join_text
 
@@ -118,13 +119,7 @@ def _published(raw: Mapping[str, Any]) -> datetime | None:
     epoch = raw.get("created_at_i")
     if isinstance(epoch, int | float) and not isinstance(epoch, bool):
         return datetime.fromtimestamp(epoch, UTC)
-    text = raw.get("created_at")
-    if not isinstance(text, str):
-        return None
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
-    except ValueError:
-        return None
+    return parse_iso(raw.get("created_at"))
 
 
 def _id(value: Any) -> str | None:

@@ -211,12 +211,7 @@ def get(
             request_headers["If-None-Match"] = state.etag
         if state.last_modified:
             request_headers["If-Modified-Since"] = state.last_modified
-    try:
-        response = client.get(url, params=params, headers=request_headers)
-    except httpx.TimeoutException as exc:
-        raise TransientError(f"timed out fetching {url}") from exc
-    except httpx.TransportError as exc:
-        raise TransientError(f"could not reach {url}: {exc}") from exc
+    response = send(client, "GET", url, params=params, headers=request_headers)
     if response.status_code == 304:
         return None
     raise_for_status(response)
@@ -224,6 +219,16 @@ def get(
         state.etag = response.headers.get("etag") or state.etag
         state.last_modified = response.headers.get("last-modified") or state.last_modified
     return response
+
+
+def send(client: httpx.Client, method: str, url: str, **kwargs: Any) -> httpx.Response:
+    """One request with network failures mapped to TransientError; the status is left to the caller."""
+    try:
+        return client.request(method, url, **kwargs)
+    except httpx.TimeoutException as exc:
+        raise TransientError(f"timed out fetching {url}") from exc
+    except httpx.TransportError as exc:
+        raise TransientError(f"could not reach {url}: {exc}") from exc
 
 
 def raise_for_status(response: httpx.Response) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
-from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
@@ -19,10 +18,10 @@ from collectors.base import (
     Engagement,
     FetchState,
     Mention,
-    TransientError,
     UnparseableError,
     as_count,
-    utc,
+    language_code,
+    parse_iso,
 )
 from collectors.text import html_to_text, join_text
 
@@ -101,10 +100,8 @@ class MastodonCollector(Collector):
         """First poll: the newest pages, going back. Later: forward from the cursor, gap-free."""
         forward = state.cursor is not None
         params: dict[str, Any] = {"limit": self.options.limit}
-        if forward:
-            params["min_id"] = (
-                state.cursor
-            )  # the page right after the cursor, so a busy tag loses nothing
+        if forward:  # the page right after the cursor, so a busy tag loses nothing
+            params["min_id"] = state.cursor
         for page in range(self.options.max_pages):
             response = http.get(self.client, url, params=params, state=state if page == 0 else None)
             if response is None:
@@ -129,10 +126,7 @@ class MastodonCollector(Collector):
         if state.cursor:
             params["min_id"] = state.cursor
         for _ in range(self.options.max_pages):
-            body = self._json(url, params)
-            statuses = body.get("statuses") if isinstance(body, Mapping) else None
-            if not isinstance(statuses, list):
-                raise UnparseableError(f"expected an object with 'statuses' from {url}")
+            statuses = http.items_of(self._json(url, params), "statuses", "search results", url)
             yield from self._mentions(statuses, state)
             ids = [
                 s["id"] for s in statuses if isinstance(s, Mapping) and isinstance(s.get("id"), str)
@@ -179,10 +173,7 @@ class MastodonCollector(Collector):
         self, url: str, params: Mapping[str, Any] | None = None, gone_ok: bool = False
     ) -> Any:
         """The JSON at `url`; with `gone_ok`, `_GONE` when the server answers 404 or 410."""
-        try:
-            response = self.client.get(url, params=params)
-        except httpx.TransportError as exc:  # timeouts included
-            raise TransientError(f"could not reach {url}: {exc}") from exc
+        response = http.send(self.client, "GET", url, params=params)
         if gone_ok and response.status_code in (404, 410):
             return _GONE
         http.raise_for_status(response)
@@ -213,11 +204,10 @@ def item_to_mention(source: str, raw: Any) -> Mention | None:
         return None
     status = raw["reblog"] if isinstance(raw.get("reblog"), Mapping) else raw
     status_id, url = status.get("id"), status.get("url") or status.get("uri")
-    published = _time(status.get("created_at"))
+    published = parse_iso(status.get("created_at"))
     if not isinstance(status_id, str) or not isinstance(url, str) or published is None:
         return None
     parent = status.get("in_reply_to_id")
-    language = status.get("language")
     return Mention(
         source=source,
         source_id=status_id,
@@ -227,7 +217,7 @@ def item_to_mention(source: str, raw: Any) -> Mention | None:
             html_to_text(status.get("spoiler_text")), html_to_text(status.get("content"))
         ),
         author=_author(status.get("account")),
-        language=language.split("-")[0].lower() if isinstance(language, str) and language else None,
+        language=language_code(status.get("language")),
         # A post that answers nothing starts its own thread; for a reply the root is unknown here
         # (the thread detector follows parent ids, and watched threads fill it from /context).
         thread_id=None if parent else status_id,
@@ -268,10 +258,3 @@ def _author(account: Any) -> str | None:
     # Local accounts come without a domain; add it so one person reads the same on every instance.
     host = urlsplit(str(account.get("url") or "")).netloc
     return acct if "@" in acct or not host else f"{acct}@{host}"
-
-
-def _time(value: Any) -> datetime | None:
-    try:
-        return utc(datetime.fromisoformat(str(value).replace("Z", "+00:00")))
-    except ValueError:
-        return None

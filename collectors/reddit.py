@@ -7,7 +7,6 @@ from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
 from pydantic import Field, field_validator, model_validator
 
 from collectors import http
@@ -17,10 +16,10 @@ from collectors.base import (
     Engagement,
     FetchState,
     Mention,
-    TransientError,
     UnparseableError,
     as_count,
 )
+from collectors.text import join_text
 
 SITE = "https://www.reddit.com"
 _THREAD = re.compile(r"/comments/([a-z0-9]+)|^(?:t3_)?([a-z0-9]+)$", re.IGNORECASE)
@@ -132,10 +131,8 @@ class RedditCollector(Collector):
         """The post and comment tree of one thread; a `watched` one that is gone (404/410) is
         skipped and counted, where a configured one asks for a config fix."""
         url = f"{self.options.base_url.rstrip('/')}/comments/{thread}.json"
-        try:
-            response = self.client.get(url, params={"sort": "new", "limit": 500, "raw_json": 1})
-        except httpx.TransportError as exc:  # timeouts included
-            raise TransientError(f"could not reach {url}: {exc}") from exc
+        params = {"sort": "new", "limit": 500, "raw_json": 1}
+        response = http.send(self.client, "GET", url, params=params)
         if watched and response.status_code in (404, 410):
             state.skip(f"watched thread t3_{thread} is gone")
             return
@@ -171,7 +168,7 @@ def item_to_mention(source: str, raw: Mapping[str, Any]) -> Mention | None:
     if not name or not isinstance(created, int | float) or not permalink:
         return None
     if kind == "t3":
-        text = "\n".join(p for p in (data.get("title"), data.get("selftext")) if p)
+        text = join_text(data.get("title"), data.get("selftext"))
         thread_id, parent_id = name, None
     else:
         body = data.get("body") or ""

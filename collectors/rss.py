@@ -19,6 +19,7 @@ from collectors.base import (
     Mention,
     UnparseableError,
     as_count,
+    language_code,
     stable_id,
 )
 from collectors.text import html_to_text, join_text
@@ -133,8 +134,7 @@ def _entry_time(entry: Mapping[str, Any]) -> datetime | None:
 
 def _language(entry: Mapping[str, Any]) -> str | None:
     detail = entry.get("title_detail") or {}
-    language = detail.get("language") if isinstance(detail, Mapping) else None
-    return language.split("-")[0].lower() if language else None
+    return language_code(detail.get("language")) if isinstance(detail, Mapping) else None
 
 
 def _raw(entry: Mapping[str, Any]) -> dict[str, Any]:

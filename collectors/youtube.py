@@ -18,6 +18,7 @@ from collectors.base import (
     Mention,
     NeedsHumanError,
     as_count,
+    parse_iso,
 )
 
 WATCH_URL = "https://www.youtube.com/watch?v="
@@ -72,7 +73,7 @@ class YoutubeCollector(Collector):
             ) from exc
         if response is None:
             return
-        newest = _cursor_time(state.cursor)
+        newest = parse_iso(state.cursor)  # None for a cursor this collector did not write
         # Every entry is yielded, not only those newer than the cursor: re-reading the 15 videos
         # is how their view and like counts get updated. The cursor records the newest upload.
         for mention in rss.parse_feed(
@@ -114,10 +115,3 @@ def item_to_mention(
 
 
 _EXTRA = ("yt_videoid", "yt_channelid", "media_statistics", "media_starrating")
-
-
-def _cursor_time(cursor: str | None) -> datetime | None:
-    try:
-        return datetime.fromisoformat(cursor) if cursor else None
-    except ValueError:  # a cursor this collector did not write
-        return None
