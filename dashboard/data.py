@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,7 +22,7 @@ from sqlalchemy import Engine
 
 from vigia.config import Settings, load_settings
 from vigia.storage import open_engine, reads
-from vigia.storage.alerts import AlertRow, Delivery, deliveries_of, list_alerts
+from vigia.storage.alerts import AlertRow, Delivery, deliveries_of, list_alerts, set_alert_state
 from vigia.storage.sources import SourceHealth, all_health
 
 CONFIG_ENV = "VIGIA_CONFIG"
@@ -190,10 +190,10 @@ def refresh() -> None:
 # --- labels and formatting ---------------------------------------------------------------------
 
 
-def to_local(values: pd.Series, tz: ZoneInfo | None = None) -> pd.Series:
+def to_local(values: pd.Series) -> pd.Series:
     """Naive-UTC datetimes as naive wall-clock times in the configuration's time zone."""
     stamps = pd.to_datetime(values)
-    return stamps.dt.tz_localize("UTC").dt.tz_convert(tz or zone()).dt.tz_localize(None)
+    return stamps.dt.tz_localize("UTC").dt.tz_convert(zone()).dt.tz_localize(None)
 
 
 def local_time(moment: datetime | None, fmt: str = "%d/%m/%Y %H:%M") -> str:
@@ -216,7 +216,7 @@ def language_label(code: str) -> str:
 def period_label(filters: Filters) -> str:
     last = filters.end - timedelta(seconds=1)
     return (
-        f"{PERIODS[filters.period][0]}: {local_time(filters.start)} – {local_time(last, '%d/%m/%Y %H:%M')}"
+        f"{PERIODS[filters.period][0]}: {local_time(filters.start)} – {local_time(last)}"
         f" ({settings().timezone})"
     )
 
@@ -279,17 +279,40 @@ def trend_rows(f: Filters) -> pd.DataFrame:
     return _rollup_series(str(config_path()), f.start, f.end, f.brands, f.sources, f.languages)
 
 
+def _local_bucket(hours: pd.Series, granularity: str) -> pd.Series:
+    """The local hour or day each naive-UTC hour falls in."""
+    return to_local(hours).dt.floor("h" if granularity == "hour" else "D")
+
+
 def _bucket_index(f: Filters, granularity: str) -> pd.DatetimeIndex:
     """Every local hour or day of the period, so quiet buckets show as zero, not as a gap."""
     hours = pd.Series(pd.date_range(f.start, f.end, freq="h", inclusive="left"))
-    local = to_local(hours).dt.floor("h" if granularity == "hour" else "D")
+    local = _local_bucket(hours, granularity)
     return pd.DatetimeIndex(local.drop_duplicates().sort_values(), name="bucket")
 
 
 def _with_bucket(rows: pd.DataFrame, granularity: str) -> pd.DataFrame:
-    return rows.assign(
-        bucket=to_local(rows["hour"]).dt.floor("h" if granularity == "hour" else "D")
+    return rows.assign(bucket=_local_bucket(rows["hour"], granularity))
+
+
+def _per_bucket(
+    rows: pd.DataFrame,
+    f: Filters,
+    granularity: str,
+    column: str,
+    measure: str,
+    label: Callable[[str], str],
+) -> pd.DataFrame:
+    """`measure` per local bucket of the period, one column per value of `column`, named by `label`."""
+    index = _bucket_index(f, granularity)
+    if rows.empty:
+        return pd.DataFrame(index=index)
+    rows = _with_bucket(rows, granularity).assign(**{column: rows[column].map(label)})
+    table = rows.pivot_table(
+        index="bucket", columns=column, values=measure, aggfunc="sum", fill_value=0
     )
+    table.columns.name = None
+    return table.reindex(index, fill_value=0)
 
 
 def trend(f: Filters, granularity: str) -> pd.DataFrame:
@@ -315,22 +338,10 @@ def trend(f: Filters, granularity: str) -> pd.DataFrame:
     return grouped
 
 
-def split_by(
-    f: Filters, dimension: str, granularity: str, measure: str = "mentions"
-) -> pd.DataFrame:
-    """`measure` per local bucket, one column per value of `dimension` (source or language)."""
-    rows = trend_rows(f)
-    index = _bucket_index(f, granularity)
-    if rows.empty:
-        return pd.DataFrame(index=index)
-    rows = _with_bucket(rows, granularity)
-    if dimension == "language":
-        rows["language"] = rows["language"].map(language_label)
-    table = rows.pivot_table(
-        index="bucket", columns=dimension, values=measure, aggfunc="sum", fill_value=0
-    )
-    table.columns.name = None
-    return table.reindex(index, fill_value=0)
+def split_by(f: Filters, dimension: str, granularity: str) -> pd.DataFrame:
+    """Mentions per local bucket, one column per value of `dimension` (source or language)."""
+    label = language_label if dimension == "language" else str
+    return _per_bucket(trend_rows(f), f, granularity, dimension, "mentions", label)
 
 
 def breakdown(f: Filters, dimension: str) -> pd.DataFrame:
@@ -400,15 +411,7 @@ def topic_breakdown(f: Filters) -> pd.DataFrame:
 def topic_trend(f: Filters, granularity: str) -> pd.DataFrame:
     """Negative mentions per local bucket, one column per topic."""
     rows = _topic_series(str(config_path()), f.start, f.end, f.brands, f.topics)
-    index = _bucket_index(f, granularity)
-    if rows.empty:
-        return pd.DataFrame(index=index)
-    rows = _with_bucket(rows, granularity).assign(topic=lambda r: r["topic"].map(topic_label))
-    table = rows.pivot_table(
-        index="bucket", columns="topic", values="negative", aggfunc="sum", fill_value=0
-    )
-    table.columns.name = None
-    return table.reindex(index, fill_value=0)
+    return _per_bucket(rows, f, granularity, "topic", "negative", topic_label)
 
 
 # --- mentions ----------------------------------------------------------------------------------
@@ -596,8 +599,6 @@ def open_alert_count(f: Filters) -> int:
 
 def change_alert_state(alert_id: int, state: str) -> None:
     """Acknowledge or resolve an alert (the one write the dashboard makes), then re-read."""
-    from vigia.storage.alerts import set_alert_state
-
     with engine().begin() as conn:
         set_alert_state(conn, alert_id, state, datetime.now(UTC))
     refresh()
@@ -646,10 +647,11 @@ def source_health(now: datetime | None = None) -> pd.DataFrame:
     since = period_end(now) - timedelta(hours=24)
     activity = _activity(path, since).set_index("source")["mentions"].to_dict()
     unhealthy_after = config.http.unhealthy_after
+    configured = {s.name: s for s in config.sources}
     rows = []
-    for name in dict.fromkeys([*(s.name for s in config.sources), *stored]):
+    for name in dict.fromkeys([*configured, *stored]):
         health = stored.get(name, SourceHealth(source=name))
-        source = next((s for s in config.sources if s.name == name), None)
+        source = configured.get(name)
         if source is None:
             status = STATUS_UNCONFIGURED
         elif not source.enabled:

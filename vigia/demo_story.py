@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import random
 import re
+from collections import defaultdict
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -66,17 +67,23 @@ class Timeline:
     t0: datetime
     items: list[DemoItem]
     by_key: dict[str, DemoItem] = field(init=False)
+    _replies: dict[str, list[DemoItem]] = field(init=False)
 
     def __post_init__(self) -> None:
         self.items.sort(key=lambda i: (i.at, i.seq))
         self.by_key = {i.key: i for i in self.items}
+        # Every served post counts its replies: an index, not a scan of all items per post.
+        self._replies = defaultdict(list)
+        for item in self.items:
+            if item.parent:
+                self._replies[item.parent].append(item)
 
     def released(self, kind: str, now: datetime) -> list[DemoItem]:
         """The items of `kind` whose time has come, oldest first."""
         return [i for i in self.items if i.kind == kind and i.at <= now]
 
     def replies_to(self, key: str, now: datetime) -> list[DemoItem]:
-        return [i for i in self.items if i.parent == key and i.at <= now]
+        return [i for i in self._replies.get(key, ()) if i.at <= now]
 
 
 @cache

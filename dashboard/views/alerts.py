@@ -18,6 +18,19 @@ STATE_BADGES: dict[str, data.BadgeColor] = {
     "acknowledged": "blue",
     "resolved": "green",
 }
+# The button that moves an alert to a state: (label, key prefix, help, icon).
+BUTTONS = {
+    "acknowledged": (
+        "Reconocer",
+        "ack",
+        "Acknowledge: seguimos la crisis sin más avisos",
+        ":material/done:",
+    ),
+    "resolved": ("Resolver", "resolve", "Resolve: la crisis ha terminado", ":material/done_all:"),
+    "open": ("Reabrir", "reopen", "Reopen", ":material/undo:"),
+}
+# The states each state's buttons move an alert to.
+MOVES = {"open": ("acknowledged", "resolved"), "acknowledged": ("resolved",), "resolved": ("open",)}
 HEADLINE = 5
 
 f = data.current_filters()
@@ -62,34 +75,15 @@ for alert in found:
                 )
             )
         with actions:
-            if alert.state == "open":
+            for target in MOVES[alert.state]:
+                label, key, hint, icon = BUTTONS[target]
                 st.button(
-                    "Reconocer",
-                    key=f"ack-{alert.id}",
-                    help="Acknowledge: seguimos la crisis sin más avisos",
-                    icon=":material/done:",
+                    label,
+                    key=f"{key}-{alert.id}",
+                    help=hint,
+                    icon=icon,
                     on_click=data.change_alert_state,
-                    args=(alert.id, "acknowledged"),
-                    width="stretch",
-                )
-            if alert.state != "resolved":
-                st.button(
-                    "Resolver",
-                    key=f"resolve-{alert.id}",
-                    help="Resolve: la crisis ha terminado",
-                    icon=":material/done_all:",
-                    on_click=data.change_alert_state,
-                    args=(alert.id, "resolved"),
-                    width="stretch",
-                )
-            else:
-                st.button(
-                    "Reabrir",
-                    key=f"reopen-{alert.id}",
-                    help="Reopen",
-                    icon=":material/undo:",
-                    on_click=data.change_alert_state,
-                    args=(alert.id, "open"),
+                    args=(alert.id, target),
                     width="stretch",
                 )
         headline = list(alert.numbers.items())[:HEADLINE]

@@ -6,6 +6,12 @@ import streamlit as st
 
 from dashboard import charts, data
 
+
+def change(now: float | None, before: float | None, template: str) -> str | None:
+    """`now - before` put in `template`, or None (no delta shown) when either is unknown."""
+    return None if now is None or before is None else template.format(now - before)
+
+
 f = data.current_filters()
 st.title(f"Tendencias · {', '.join(f.brands) or 'Todas las marcas'}")
 st.caption(f"{data.period_label(f)} · cambios frente al periodo anterior (vs previous period)")
@@ -22,11 +28,7 @@ volume.metric(
 negative.metric(
     "% negativas",
     "—" if k.negative_share is None else f"{k.negative_share:.1f} %",
-    delta=(
-        f"{k.negative_share - k.previous_negative_share:+.1f} pp"
-        if k.negative_share is not None and k.previous_negative_share is not None
-        else None
-    ),
+    delta=change(k.negative_share, k.previous_negative_share, "{:+.1f} pp"),
     delta_color="inverse",
     help="Negative share of the period's mentions",
     border=True,
@@ -34,11 +36,7 @@ negative.metric(
 sentiment.metric(
     "Sentimiento medio",
     "—" if k.avg_sentiment is None else f"{k.avg_sentiment:+.2f}",
-    delta=(
-        f"{k.avg_sentiment - k.previous_avg_sentiment:+.2f}"
-        if k.avg_sentiment is not None and k.previous_avg_sentiment is not None
-        else None
-    ),
+    delta=change(k.avg_sentiment, k.previous_avg_sentiment, "{:+.2f}"),
     help="Average sentiment (VADER compound): −1 muy negativo … +1 muy positivo",
     border=True,
 )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import urllib.request
 from collections.abc import Iterator
@@ -14,12 +13,7 @@ from sqlalchemy import Engine
 from tests.dashboard.browser import Chromium, find_chromium
 from tests.dashboard.seed import BRAND
 from vigia.dashboard_launcher import launch_dashboard, wait_until_listening
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+from vigia.demo import free_port
 
 
 @pytest.fixture
