@@ -41,10 +41,6 @@ class Analyser:
         self.always_brand = {s.name: s.brand for s in settings.sources if s.match == "always"}
         self.source_language = {s.name: s.language for s in settings.sources}
 
-    def analyse(self, mention: Mention) -> AnalysedMention:
-        """Brand, language, sentiment and topics of one mention."""
-        return self.analyse_all([mention])[0]
-
     def analyse_all(self, mentions: Sequence[Mention]) -> list[AnalysedMention]:
         """Brand, language, sentiment and topics of each mention, in order.
 

@@ -108,6 +108,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_alerts(args: argparse.Namespace) -> int:
+    from collectors.base import utc
     from vigia.alerts.policy import AlertState
     from vigia.pipeline import utc_now
     from vigia.storage import open_engine
@@ -123,7 +124,7 @@ def cmd_alerts(args: argparse.Namespace) -> int:
             if not rows:
                 print("no alerts" if args.all else "no open alerts")
             for a in rows:
-                opened = a.opened_at.replace(tzinfo=ZoneInfo("UTC")).astimezone(zone)
+                opened = utc(a.opened_at).astimezone(zone)
                 print(
                     f"{a.id:>5}  {a.state.value:<12} {a.severity:<8} {a.rule:<17} "
                     f"{a.brand or '-':<14} {opened:%Y-%m-%d %H:%M}  {a.subject}"

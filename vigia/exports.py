@@ -26,13 +26,15 @@ import tempfile
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, select
 
+from collectors.base import utc
+from vigia.storage.mentions import naive_utc
 from vigia.storage.schema import mentions
 
 MENTION_COLUMNS = [
@@ -72,7 +74,7 @@ def week_bounds(year: int, week: int, zone: ZoneInfo) -> tuple[datetime, datetim
     """Monday 00:00 to the next Monday 00:00 local time, as naive UTC for querying."""
     start = datetime.combine(date.fromisocalendar(year, week, 1), datetime.min.time(), zone)
     end = start + timedelta(days=7)
-    return (start.astimezone(UTC).replace(tzinfo=None), end.astimezone(UTC).replace(tzinfo=None))
+    return naive_utc(start), naive_utc(end)
 
 
 def export_week(engine: Engine, folder: Path, week: str, timezone: str) -> tuple[Path, Path]:
@@ -111,7 +113,7 @@ def export_week(engine: Engine, folder: Path, week: str, timezone: str) -> tuple
         with _atomic_csv(folder / f"{name}.csv") as writer, engine.connect() as conn:
             writer.writerow(MENTION_COLUMNS)
             for row in conn.execute(query).yield_per(2000):
-                published = row[0].replace(tzinfo=UTC).astimezone(zone).isoformat()
+                published = utc(row[0]).astimezone(zone).isoformat()
                 topics = (row.topics or "").split()
                 writer.writerow([published, *row[1:6], "|".join(topics), *row[7:]])
                 for topic in ("*", *topics):

@@ -23,7 +23,7 @@ from vigia.alerts.detect import check_after_poll
 from vigia.analyse import AnalysedMention, Analyser
 from vigia.config import Settings, SourceConfig
 from vigia.storage import open_engine
-from vigia.storage.mentions import active_thread_roots, save_batch
+from vigia.storage.mentions import active_thread_roots, naive_utc, save_batch
 from vigia.storage.sources import load_health, record_failure, record_success
 
 log = logging.getLogger(__name__)
@@ -108,7 +108,7 @@ def poll_source(rt: Runtime, source: SourceConfig, force: bool = False) -> PollR
     now = rt.clock()
     with rt.engine.connect() as conn:
         health = load_health(conn, source.name)
-    if not force and health.next_poll_at and health.next_poll_at > now.replace(tzinfo=None):
+    if not force and health.next_poll_at and health.next_poll_at > naive_utc(now):
         report.deferred_until = health.next_poll_at
         return report
     state = health.fetch_state()
@@ -153,18 +153,12 @@ def _check_alerts(rt: Runtime, report: PollReport) -> None:
 
 
 def _store(rt: Runtime, source: str, batch: Sequence[Mention], report: PollReport) -> None:
-    analysed: list[AnalysedMention] = []
-
-    def analyse(fresh: Sequence[Mention]) -> list[AnalysedMention]:
-        analysed.extend(rt.analyser.analyse_all(fresh))
-        return analysed
-
     with rt.engine.begin() as conn:
-        result = save_batch(conn, source, batch, analyse, rt.clock())
+        result = save_batch(conn, source, batch, rt.analyser.analyse_all, rt.clock())
     report.fetched += len(batch)
     report.new += result.new
     report.updated += result.updated
-    report.brands.update(a.brand for a in analysed if a.brand)
+    report.brands |= result.brands
 
 
 def _record_failure(

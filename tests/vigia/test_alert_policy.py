@@ -29,8 +29,8 @@ def prev(state=AlertState.OPEN, severity="warning", seen=H, notified=H) -> Previ
     )
 
 
-def run(previous, severity="warning", policy=POLICY, rule="negative_spike", subject="Brisa"):
-    return decide(previous, severity, NOW, rule=rule, subject=subject, policy=policy)
+def run(previous, severity="warning", policy=POLICY):
+    return decide(previous, severity, NOW, policy=policy)
 
 
 def test_alert_key_is_stable_within_the_hour_and_distinct_across_rule_subject_and_hour():
@@ -90,20 +90,6 @@ def test_open_alert_quiet_for_longer_than_the_gap_starts_a_new_episode():
     # Quiet for seven hours but notified within the cooldown (it was only just re-sent):
     # nothing new is sent.
     assert run(prev(seen=7 * H, notified=H)) is Decision.SUPPRESS
-
-
-def test_cooldown_per_rule_and_per_rule_and_brand():
-    policy = AlertPolicy(
-        cooldown=2 * H,
-        cooldowns={"spreading_thread": 12 * H, ("negative_spike", "Nimbo"): 30 * H},
-    )
-    assert policy.cooldown_for("negative_spike", "Brisa") == 2 * H
-    assert policy.cooldown_for("spreading_thread", "Brisa") == 12 * H
-    assert policy.cooldown_for("negative_spike", "Nimbo") == 30 * H
-    resolved = prev(AlertState.RESOLVED, seen=5 * H, notified=5 * H)
-    assert run(resolved, policy=policy) is Decision.REOPEN
-    assert run(resolved, policy=policy, subject="Nimbo") is Decision.SUPPRESS
-    assert run(resolved, policy=policy, rule="spreading_thread") is Decision.SUPPRESS
 
 
 def test_managers_get_only_critical_notifications():

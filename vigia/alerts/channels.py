@@ -28,6 +28,7 @@ import httpx
 
 from collectors.http import USER_AGENT
 from vigia.alerts.email import build_email, send_emails
+from vigia.alerts.policy import SEVERITY_RANK
 from vigia.alerts.render import Rendered, render_alert
 from vigia.config import Settings, WebhookConfig
 from vigia.storage.alerts import (
@@ -46,7 +47,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 IMMEDIATE = ("email", "webhook", "apprise", "outbox")
-_RANK = {"warning": 1, "critical": 2}
 DEFAULT_SENDER = "Vigía <vigia@localhost>"
 
 
@@ -70,7 +70,7 @@ def targets(settings: Settings, severity: str, managers: bool) -> list[tuple[str
     elif cfg.recipients or (managers and cfg.managers):
         log.warning("alert e-mail recipients are configured but no smtp: section; not e-mailed")
     for hook in cfg.webhooks:
-        if _RANK[severity] >= _RANK[hook.min_severity]:
+        if SEVERITY_RANK[severity] >= SEVERITY_RANK[hook.min_severity]:
             found.append((_channel_of(hook), hook.name))
     if cfg.outbox is not None:
         found.append(("outbox", str(settings.resolve(cfg.outbox))))

@@ -143,8 +143,6 @@ def check_source_health(
 ) -> list[AlertOutcome]:
     """Raise `source_unhealthy` after `http.unhealthy_after` failed polls; resolve it on success."""
     now = utc(now)
-    with rt.engine.connect() as conn:
-        health = load_health(conn, source)
     if not failed:
         with _DECIDE_LOCK, rt.engine.begin() as conn:
             previous = latest_alert(conn, SOURCE, source)
@@ -152,6 +150,8 @@ def check_source_health(
                 set_alert_state(conn, previous.id, AlertState.RESOLVED, now)
                 log.info("source %s collects again: alert %d resolved", source, previous.id)
         return []
+    with rt.engine.connect() as conn:
+        health = load_health(conn, source)
     if health.consecutive_failures < rt.settings.http.unhealthy_after:
         return []
     configured = next((s for s in rt.settings.sources if s.name == source), None)
@@ -178,8 +178,6 @@ def apply_finding(rt: Runtime, finding: Finding, now: datetime) -> AlertOutcome:
             previous.previous() if previous else None,
             finding.severity,
             now,
-            rule=finding.rule,
-            subject=finding.subject,
             policy=policy_of(settings),
         )
         if decision is Decision.SUPPRESS:
@@ -449,7 +447,7 @@ def _lookback(params: SpikeParams) -> int:
 
 def _spark_points(series: Sequence[HourBucket], now: datetime) -> list[list[Any]]:
     current = hour_of(naive_utc(now))
-    counts = {naive_utc(b.hour) if b.hour.tzinfo else b.hour: b for b in series}
+    counts = {naive_utc(b.hour): b for b in series}
     points = []
     for k in range(SPARK_HOURS - 1, -1, -1):
         hour = current - timedelta(hours=k)

@@ -30,13 +30,16 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Literal
 
+from collectors.base import utc
+
 Severity = Literal["warning", "critical"]
-_RANK: Mapping[str, int] = {"warning": 1, "critical": 2}
+# How severities compare; the alert log and the channels rank them the same way.
+SEVERITY_RANK: Mapping[str, int] = {"warning": 1, "critical": 2}
 
 
 class AlertState(StrEnum):
@@ -78,16 +81,11 @@ class PreviousAlert:
 
 @dataclass(frozen=True, slots=True)
 class AlertPolicy:
-    """Timings of :func:`decide`; cooldowns per rule or per (rule, subject) override the default."""
+    """Timings of :func:`decide` (``alerts.cooldown``, ``quiet_gap``, ``reopen_within``)."""
 
     cooldown: timedelta = timedelta(hours=2)
     quiet_gap: timedelta = timedelta(hours=6)
     reopen_within: timedelta = timedelta(hours=24)
-    cooldowns: Mapping[str | tuple[str, str], timedelta] = field(default_factory=dict)
-
-    def cooldown_for(self, rule: str, subject: str) -> timedelta:
-        """The cooldown of ``(rule, subject)``, else of ``rule``, else the default."""
-        return self.cooldowns.get((rule, subject), self.cooldowns.get(rule, self.cooldown))
 
 
 def alert_key(rule: str, subject: str, window_start: datetime) -> str:
@@ -97,9 +95,7 @@ def alert_key(rule: str, subject: str, window_start: datetime) -> str:
     not make a second alert; the subject is hashed because brand names and thread ids may hold
     any character.
     """
-    if window_start.tzinfo is None:
-        window_start = window_start.replace(tzinfo=UTC)
-    hour = window_start.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    hour = utc(window_start).replace(minute=0, second=0, microsecond=0)
     digest = hashlib.sha256(f"{rule}\x1f{subject}\x1f{hour.isoformat()}".encode()).hexdigest()
     return f"{rule}:{digest[:32]}"
 
@@ -109,17 +105,16 @@ def decide(
     severity: Severity,
     now: datetime,
     *,
-    rule: str,
-    subject: str,
     policy: AlertPolicy,
 ) -> Decision:
-    """What to do with a new finding of ``severity`` for ``rule`` and ``subject`` at ``now``."""
+    """What to do with a new finding of ``severity`` at ``now``, given the same rule and
+    subject's latest alert."""
     if previous is None:
         return Decision.NEW
-    higher = _RANK[severity] > _RANK[previous.severity]
+    higher = SEVERITY_RANK[severity] > SEVERITY_RANK[previous.severity]
     cooling = (
         previous.last_notified is not None
-        and now - previous.last_notified < policy.cooldown_for(rule, subject)
+        and now - previous.last_notified < policy.cooldown
         and not higher
     )
     if previous.state is not AlertState.RESOLVED:

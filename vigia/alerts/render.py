@@ -10,10 +10,11 @@ from __future__ import annotations
 import html
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+from collectors.base import utc
 from vigia.storage.alerts import AlertRow
 
 Language = Literal["es", "en"]
@@ -396,8 +397,7 @@ def _percent(share: float, language: Language) -> str:
 def _parse(value: str | None) -> datetime | None:
     if not value:
         return None
-    moment = datetime.fromisoformat(value)
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return utc(datetime.fromisoformat(value))
 
 
 def _clock(value: str | None, zone: ZoneInfo) -> str:

@@ -12,18 +12,18 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.engine import Connection, RowMapping
 
-from vigia.alerts.policy import AlertState, PreviousAlert, Severity
+from collectors.base import utc
+from vigia.alerts.policy import SEVERITY_RANK, AlertState, PreviousAlert, Severity
 from vigia.storage.engine import upsert
 from vigia.storage.mentions import naive_utc
 from vigia.storage.schema import alert_deliveries, alerts
 
-_RANK = {"warning": 1, "critical": 2}
 # A claimed delivery that was never recorded (the process died mid-send) is due again after this.
 CLAIM_TTL = timedelta(minutes=10)
 MAX_RETRY_DELAY = timedelta(hours=1)
@@ -65,8 +65,8 @@ class AlertRow:
         return PreviousAlert(
             state=self.state,
             severity=self.notified_severity or self.severity,
-            last_seen=_aware(self.last_seen_at),
-            last_notified=_aware(self.notified_at) if self.notified_at else None,
+            last_seen=utc(self.last_seen_at),
+            last_notified=utc(self.notified_at) if self.notified_at else None,
         )
 
 
@@ -189,7 +189,9 @@ def update_alert(
         )
     else:
         values.update(
-            severity=severity if _RANK[severity] > _RANK[stored.severity] else stored.severity,
+            severity=severity
+            if SEVERITY_RANK[severity] > SEVERITY_RANK[stored.severity]
+            else stored.severity,
             window_end=max(stored.window_end, naive_utc(window_end)),
         )
     conn.execute(update(alerts).where(a.id == alert_id).values(values))
@@ -267,7 +269,9 @@ def plan_notification(
             notified_at=moment,
             # NEW and REOPEN start an episode at the finding's severity; ESCALATE only goes up.
             notified_severity=severity
-            if reason != "escalate" or notified is None or _RANK[severity] > _RANK[notified]
+            if reason != "escalate"
+            or notified is None
+            or SEVERITY_RANK[severity] > SEVERITY_RANK[notified]
             else notified,
             updated_at=moment,
         )
@@ -359,25 +363,5 @@ def deliveries_of(conn: Connection, alert_id: int) -> list[Delivery]:
     return [Delivery(**row) for row in conn.execute(query).mappings()]
 
 
-def alerts_with_undelivered(conn: Connection) -> list[tuple[AlertRow, list[Delivery]]]:
-    """Alerts that have deliveries still pending or given up, with those deliveries."""
-    d = alert_deliveries.c
-    undelivered = and_(d.ok.is_(False), or_(d.next_attempt_at.is_not(None), d.error.is_not(None)))
-    rows = conn.execute(select(alert_deliveries).where(undelivered).order_by(d.alert_id, d.id))
-    by_alert: dict[int, list[Delivery]] = {}
-    for row in rows.mappings():
-        by_alert.setdefault(row["alert_id"], []).append(Delivery(**row))
-    found = []
-    for alert_id, deliveries in by_alert.items():
-        alert = get_alert(conn, alert_id)
-        if alert is not None:
-            found.append((alert, deliveries))
-    return found
-
-
 def _json(evidence: dict[str, Any]) -> str:
     return json.dumps(evidence, ensure_ascii=False, default=str, sort_keys=True)
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC)

@@ -30,10 +30,11 @@ _CHUNK = 500
 
 @dataclass(frozen=True, slots=True)
 class SaveResult:
-    """What one batch did: rows added, rows whose engagement moved."""
+    """What one batch did: rows added, rows whose engagement moved, brands of the added rows."""
 
     new: int
     updated: int
+    brands: frozenset[str] = frozenset()
 
 
 def naive_utc(value: datetime) -> datetime:
@@ -85,9 +86,11 @@ def save_batch(
         if m.source_id in known and _changed(known[m.source_id][1], engagement_of(m))
     ]
     collected = naive_utc(collected_at)
+    brands: set[str] = set()
     if fresh:
         analysed = analyse(fresh)
         _insert(conn, [_row(a, collected) for a in analysed])
+        brands = {a.brand for a in analysed if a.brand}
         refresh_rollups(
             conn, {(a.brand, hour_of(naive_utc(a.mention.published))) for a in analysed if a.brand}
         )
@@ -95,17 +98,15 @@ def save_batch(
         _update_engagement(conn, source, moved)
     tracked = [m for m in fresh + moved if any(v is not None for v in engagement_of(m))]
     if tracked:
-        ids = {
-            sid: row_id
-            for sid, (row_id, _) in known_items(
-                conn, source, [m.source_id for m in tracked]
-            ).items()
-        }
+        # Known rows' ids were read above; only the rows just inserted need looking up.
+        ids = {sid: row_id for sid, (row_id, _) in known.items()}
+        new_ids = [m.source_id for m in tracked if m.source_id not in known]
+        ids.update((sid, row_id) for sid, (row_id, _) in known_items(conn, source, new_ids).items())
         conn.execute(
             upsert(conn, engagement_snapshots).on_conflict_do_nothing(),
             [_snapshot(ids[m.source_id], m, collected) for m in tracked if m.source_id in ids],
         )
-    return SaveResult(new=len(fresh), updated=len(moved))
+    return SaveResult(new=len(fresh), updated=len(moved), brands=frozenset(brands))
 
 
 def _changed(old: tuple, new: tuple) -> bool:
