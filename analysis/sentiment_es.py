@@ -206,10 +206,10 @@ class SpanishScorer:
         return folded, key, WORD, value or 0.0
 
     def _token(self, token: str) -> tuple[str, str, int, float, bool, bool, bool, bool]:
-        """(folded, stem key, kind, value, is_upper, opens clause, closes clause, is word)."""
-        info = self._tokens.get(token)
-        if info is not None:
-            return info
+        """(folded, stem key, kind, value, is_upper, opens clause, closes clause, is word).
+
+        Called by `_units` on a cache miss only; it fills the cache.
+        """
         emo = self.lex.emoji.get(token)
         if emo is None:
             emo = self.lex.emoticons.get(token)

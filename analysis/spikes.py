@@ -49,9 +49,11 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from statistics import median
 from typing import Any, Literal
+
+from collectors.base import utc
 
 Severity = Literal["warning", "critical"]
 
@@ -249,7 +251,7 @@ def detect_spike(
     published in the ``fast_window`` before ``now``, when the caller can count it; without it
     the fast window is read from the buckets (see :data:`SpikeParams`).
     """
-    now = _utc(now)
+    now = utc(now)
     hours = _Hours(series)
     if hours.first is None or now - hours.first < params.warmup:
         return None
@@ -333,10 +335,10 @@ def rollup(mentions: Iterable[tuple[datetime, bool]], until: datetime) -> list[H
 
     The same shape the storage's hourly rollup yields; handy for tests and replays.
     """
-    until = _utc(until)
+    until = utc(until)
     counts: dict[datetime, list[int]] = {}
     for published, negative in mentions:
-        published = _utc(published)
+        published = utc(published)
         if published >= until:
             continue
         slot = counts.setdefault(_floor_hour(published), [0, 0])
@@ -390,11 +392,4 @@ def _median_mad(values: list[float]) -> tuple[float, float]:
 
 
 def _floor_hour(moment: datetime) -> datetime:
-    return _utc(moment).replace(minute=0, second=0, microsecond=0)
-
-
-def _utc(moment: datetime) -> datetime:
-    # Naive datetimes are taken as UTC, the storage's convention.
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+    return utc(moment).replace(minute=0, second=0, microsecond=0)

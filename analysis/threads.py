@@ -31,11 +31,12 @@ from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from analysis.text import fold
+from collectors.base import utc
 
 Severity = Literal["warning", "critical"]
 
@@ -167,16 +168,16 @@ def detect_spreading_threads(
     ``posts`` are the recent mentions (any order; posts after ``now`` are ignored) and
     ``snapshots`` their engagement observations. Findings come most negative first.
     """
-    now = _utc(now)
+    now = utc(now)
     start = now - params.window
     previous_start = start - params.window
-    posts = [p for p in posts if _utc(p.published) < now]
+    posts = [p for p in posts if utc(p.published) < now]
     threads = _group_threads(posts)
     engagement = _Engagement(snapshots)
     stories: _StoryIndex | None = None
     findings: list[ThreadFinding] = []
     for (source, thread_id), members in threads.items():
-        last = [p for p in members if _utc(p.published) >= start]
+        last = [p for p in members if utc(p.published) >= start]
         negatives = [p for p in last if p.negative]
         if len(negatives) < params.min_negative:
             continue
@@ -186,7 +187,7 @@ def detect_spreading_threads(
         if len(authors) < params.min_authors:
             continue
         negative_previous = sum(
-            1 for p in members if p.negative and previous_start <= _utc(p.published) < start
+            1 for p in members if p.negative and previous_start <= utc(p.published) < start
         )
         eng_last = engagement.growth(members, start, now)
         eng_previous = engagement.growth(members, previous_start, start)
@@ -326,7 +327,7 @@ def _root(members: list[ThreadPost], thread_id: str) -> ThreadPost:
         if post.source_id == thread_id:
             return post
     # The root may be older than the posts we were given; the earliest one stands in for it.
-    return min(members, key=lambda p: (_utc(p.published), p.source_id))
+    return min(members, key=lambda p: (utc(p.published), p.source_id))
 
 
 class _Engagement:
@@ -337,7 +338,7 @@ class _Engagement:
         for s in snapshots:
             # Views are left out: orders of magnitude above the rest and absent on most sources.
             series[(s.source, s.source_id)].append(
-                (_utc(s.observed), s.replies + s.reposts + s.likes + s.score)
+                (utc(s.observed), s.replies + s.reposts + s.likes + s.score)
             )
         self._series = {key: sorted(points) for key, points in series.items()}
         self._times = {key: [t for t, _ in points] for key, points in self._series.items()}
@@ -345,7 +346,7 @@ class _Engagement:
     def at(self, post: ThreadPost, moment: datetime) -> float:
         key = (post.source, post.source_id)
         points = self._series.get(key)
-        published = _utc(post.published)
+        published = utc(post.published)
         if not points or moment <= published:
             return 0.0
         i = bisect_right(self._times[key], moment)
@@ -372,9 +373,11 @@ class _StoryIndex:
         self._urls: dict[str, list[int]] = defaultdict(list)
         self._shingles: list[frozenset[str]] = []
         self._postings: dict[str, list[int]] = defaultdict(list)
-        self._selves = [normalise_url(post.url) if post.url else "" for post in posts]
+        self._selves: list[str] = []
         for i, post in enumerate(posts):
-            for url in _urls_of(post):
+            own = normalise_url(post.url) if post.url else None
+            self._selves.append(own or "")
+            for url in _urls_of(post, own):
                 self._urls[url].append(i)
             sh = _story_shingles(post.text)
             self._shingles.append(sh)
@@ -386,7 +389,7 @@ class _StoryIndex:
         # The root's own post seen through another source (the same toot on a second Mastodon
         # instance, the same item in two feeds) is the same post, not the story spreading.
         itself = normalise_url(root.url) if root.url else None
-        for url in _urls_of(root):
+        for url in _urls_of(root, itself):
             found |= {
                 self._posts[i].source for i in self._urls.get(url, ()) if self._selves[i] != itself
             }
@@ -405,10 +408,11 @@ class _StoryIndex:
         return found
 
 
-def _urls_of(post: ThreadPost) -> set[str]:
+def _urls_of(post: ThreadPost, own: str | None) -> set[str]:
+    """Normalised links in the post's text, plus `own`: its URL, normalised (None without one)."""
     urls = {normalise_url(u.rstrip(".,;:!?)]»”’")) for u in _URL_RE.findall(post.text)}
-    if post.url:
-        urls.add(normalise_url(post.url))
+    if own is not None:
+        urls.add(own)
     return urls
 
 
@@ -423,7 +427,7 @@ def _growth(
     points = []
     for k in range(params.series_points, 0, -1):
         start, end = now - params.series_step * k, now - params.series_step * (k - 1)
-        inside = [p for p in members if start <= _utc(p.published) < end]
+        inside = [p for p in members if start <= utc(p.published) < end]
         points.append(
             GrowthPoint(
                 start=start,
@@ -433,10 +437,3 @@ def _growth(
             )
         )
     return points
-
-
-def _utc(moment: datetime) -> datetime:
-    # Naive datetimes are taken as UTC, the storage's convention.
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)

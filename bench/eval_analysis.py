@@ -50,15 +50,21 @@ def read_rows(path: Path) -> list[Row]:
     return rows
 
 
+def _prf(tp: int, fp: int, fn: int) -> tuple[float, float, float]:
+    """Precision, recall and F1 from true positive, false positive and false negative counts."""
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return precision, recall, f1
+
+
 def macro_f1(gold: Sequence[str], pred: Sequence[str]) -> float:
     f1s = []
     for lab in LABELS:
         tp = sum(g == p == lab for g, p in zip(gold, pred, strict=True))
         fp = sum(p == lab != g for g, p in zip(gold, pred, strict=True))
         fn = sum(g == lab != p for g, p in zip(gold, pred, strict=True))
-        precision = tp / (tp + fp) if tp + fp else 0.0
-        recall = tp / (tp + fn) if tp + fn else 0.0
-        f1s.append(2 * precision * recall / (precision + recall) if precision + recall else 0.0)
+        f1s.append(_prf(tp, fp, fn)[2])
     return sum(f1s) / len(f1s)
 
 
@@ -178,9 +184,7 @@ def report_topics(rows: Sequence[Row]) -> None:
 
 
 def _print_prf(name: str, tp: int, fp: int, fn: int) -> None:
-    precision = tp / (tp + fp) if tp + fp else 0.0
-    recall = tp / (tp + fn) if tp + fn else 0.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    precision, recall, f1 = _prf(tp, fp, fn)
     print(f"  {name:<18}{tp + fn:>6}{tp + fp:>6}{precision:>11.3f}{recall:>8.3f}{f1:>7.3f}")
 
 

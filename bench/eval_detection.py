@@ -37,7 +37,7 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from statistics import median
 
@@ -53,7 +53,7 @@ from bench.scenarios import (
     SyntheticMention,
     generate,
 )
-from collectors.base import Engagement, Mention
+from collectors.base import Engagement, Mention, utc
 from vigia.alerts.channels import deliver_due
 from vigia.alerts.detect import check_brand
 from vigia.analyse import AnalysedMention
@@ -234,7 +234,7 @@ def _stored_alerts(rt: Runtime) -> list[AlertSeen]:
                     alert.brand or "",
                     alert.rule,
                     alert.subject or "",
-                    _aware(alert.opened_at),
+                    utc(alert.opened_at),
                     alert.severity,
                 )
             )
@@ -392,11 +392,6 @@ def _names(brands: Sequence[BrandProfile]) -> str:
 def _share(labels: Counter[tuple[str, str]], mood: str, label: str) -> str:
     total = sum(n for (g, _), n in labels.items() if g == mood)
     return f"{labels[(mood, label)] / total:.0%}" if total else "-"
-
-
-def _aware(moment: datetime) -> datetime:
-    # The store keeps naive UTC.
-    return moment.replace(tzinfo=UTC)
 
 
 def _minutes(minutes: float) -> str:
