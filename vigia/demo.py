@@ -77,6 +77,7 @@ def smtp_sink(folder: Path) -> Iterator[tuple[Inbox, int]]:
 
 
 def free_port() -> int:
+    """A TCP port on 127.0.0.1 nothing listens on (for now)."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])

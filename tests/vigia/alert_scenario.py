@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import email
-import socket
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -15,6 +14,7 @@ from xml.sax.saxutils import escape
 from aiosmtpd.controller import Controller
 
 from collectors.base import Mention
+from vigia.demo import free_port
 from vigia.pipeline import Runtime
 from vigia.storage.mentions import save_batch
 
@@ -36,13 +36,6 @@ class SimClock:
     def advance(self, **delta: float) -> datetime:
         self.now += timedelta(**delta)
         return self.now
-
-
-def free_port() -> int:
-    """A TCP port nothing listens on (for now)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class _Collect:
