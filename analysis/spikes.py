@@ -53,7 +53,7 @@ from datetime import datetime, timedelta
 from statistics import median
 from typing import Any, Literal
 
-from collectors.base import utc
+from timeutil import utc
 
 Severity = Literal["warning", "critical"]
 

@@ -36,7 +36,7 @@ from typing import Any, Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from analysis.text import fold
-from collectors.base import utc
+from timeutil import utc
 
 Severity = Literal["warning", "critical"]
 

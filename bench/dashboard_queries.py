@@ -26,7 +26,7 @@ from sqlalchemy import Engine, case, func, select
 from analysis.sentiment import Sentiment
 from collectors.base import Mention
 from vigia.analyse import AnalysedMention
-from vigia.storage import open_engine, reads
+from vigia.storage import connect, reads
 from vigia.storage.mentions import save_batch
 from vigia.storage.schema import mentions
 
@@ -136,7 +136,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         path = args.db or Path(tmp) / "bench.db"
-        engine = open_engine(f"sqlite:///{path}")
+        engine = connect(f"sqlite:///{path}")
         now = datetime.now(UTC).replace(tzinfo=None, minute=0, second=0, microsecond=0)
         with engine.connect() as conn:
             stored = conn.execute(select(func.count()).select_from(mentions)).scalar_one()

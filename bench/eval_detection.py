@@ -53,7 +53,8 @@ from bench.scenarios import (
     SyntheticMention,
     generate,
 )
-from collectors.base import Engagement, Mention, utc
+from collectors.base import Engagement, Mention
+from timeutil import utc
 from vigia.alerts.channels import deliver_due
 from vigia.alerts.detect import check_brand
 from vigia.analyse import AnalysedMention

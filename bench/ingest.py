@@ -36,7 +36,7 @@ from collectors.rss import parse_feed
 from vigia.analyse import Analyser
 from vigia.config import load_settings
 from vigia.pipeline import BATCH_SIZE
-from vigia.storage import open_engine
+from vigia.storage import connect
 from vigia.storage.mentions import save_batch
 
 OPENINGS_ES = ["", "Ojo: ", "Hilo: ", "Otra vez ", "Sinceramente, ", "Buenas, ", "A ver, "]
@@ -176,7 +176,7 @@ def main() -> None:
             update={"database_url": f"sqlite:///{folder}/bench.db", "sources": []}
         )
         analyser = Analyser(settings)
-        engine = open_engine(settings.resolved_database_url)
+        engine = connect(settings.resolved_database_url)
         vader = SentimentIntensityAnalyzer()
         mentions = [Mention("bench", str(i), "", start, t) for i, t in enumerate(texts)]
         analyser.analyse_all(mentions[:2000])  # load models and warm caches outside the timing

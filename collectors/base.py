@@ -15,11 +15,13 @@ import hashlib
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, ClassVar
 
 import httpx
 from pydantic import BaseModel, ConfigDict
+
+from timeutil import utc
 
 
 class CollectorError(Exception):
@@ -118,13 +120,6 @@ class Collector(ABC):
     @abstractmethod
     def fetch(self, state: FetchState) -> Iterator[Mention]:
         """Yield the items published since `state`, updating `state` (cursor, validators) as it goes."""
-
-
-def utc(value: datetime) -> datetime:
-    """Return `value` as an aware UTC datetime (naive values are taken to be UTC)."""
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
 
 
 def parse_iso(value: Any) -> datetime | None:

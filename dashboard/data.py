@@ -119,7 +119,7 @@ def config_path() -> Path:
 @st.cache_resource(show_spinner=False)
 def _open(path: str) -> tuple[Settings, Engine]:
     settings = load_settings(Path(path))
-    return settings, open_engine(settings.resolved_database_url)
+    return settings, open_engine(settings.resolved_database_url)  # `vigia dashboard` migrated it
 
 
 def settings() -> Settings:

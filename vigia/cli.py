@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from vigia.config import ConfigError, Settings, SourceConfig, load_settings
+from vigia.storage import DatabaseError
 
 if TYPE_CHECKING:
     from vigia.pipeline import Runtime
@@ -23,9 +24,11 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 def cmd_check_config(args: argparse.Namespace) -> int:
     settings = _settings(args)
+    from vigia.storage.engine import masked
+
     print(
         f"{args.config}: OK — {len(settings.brands)} brands, {len(settings.sources)} sources, "
-        f"database {settings.resolved_database_url}"
+        f"database {masked(settings.resolved_database_url)}"
     )
     return 0
 
@@ -82,14 +85,14 @@ def _print_dry_run(rt: Runtime, source: SourceConfig) -> None:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    from timeutil import utc_now
     from vigia.exports import export_week, previous_week
-    from vigia.pipeline import utc_now
-    from vigia.storage import open_engine
+    from vigia.storage import connect
 
     settings = _settings(args)
     week = args.week or previous_week(utc_now(), ZoneInfo(settings.timezone))
     folder = Path(args.out) if args.out else settings.resolve(settings.export.folder)
-    engine = open_engine(settings.resolved_database_url)
+    engine = connect(settings.resolved_database_url)
     for path in export_week(engine, folder, week, settings.timezone):
         print(path)
     return 0
@@ -97,25 +100,26 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
     from vigia.dashboard_launcher import launch_dashboard
+    from vigia.storage import connect
 
+    connect(_settings(args).resolved_database_url).dispose()  # migrated before any page reads it
     return launch_dashboard(Path(args.config), port=args.port, browser=not args.no_browser).wait()
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from vigia.demo import run_demo
+    from vigia.demo.runner import run_demo
 
     return run_demo(port=args.port, browser=not args.no_browser, data_dir=Path(args.data))
 
 
 def cmd_alerts(args: argparse.Namespace) -> int:
-    from collectors.base import utc
+    from timeutil import utc, utc_now
     from vigia.alerts.policy import AlertState
-    from vigia.pipeline import utc_now
-    from vigia.storage import open_engine
+    from vigia.storage import connect
     from vigia.storage.alerts import list_alerts, set_alert_state
 
     settings = _settings(args)
-    engine = open_engine(settings.resolved_database_url)
+    engine = connect(settings.resolved_database_url)
     zone = ZoneInfo(settings.timezone)
     try:
         if args.action == "list":
@@ -141,6 +145,31 @@ def cmd_alerts(args: argparse.Namespace) -> int:
         return 0
     finally:
         engine.dispose()
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    from vigia.storage import database_errors, migrate, open_engine
+    from vigia.storage.engine import masked
+    from vigia.storage.migrate import current, head
+
+    url = _settings(args).resolved_database_url
+    if args.action == "upgrade":
+        engine, done = migrate(url)
+        engine.dispose()
+        print(f"database {masked(url)}: {done.describe()}")
+        return 0
+    engine = open_engine(url)
+    try:
+        with database_errors(url), engine.connect() as conn:
+            revision = current(conn)
+    finally:
+        engine.dispose()
+    latest = head()
+    state = "up to date" if revision == latest else "run `vigia db upgrade`"
+    print(
+        f"database {masked(url)}: revision {revision or 'none (empty)'}, latest {latest}: {state}"
+    )
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -179,6 +208,12 @@ def build_parser() -> argparse.ArgumentParser:
         alert_actions.add_parser(action, help=text).add_argument("id", type=int)
     alerts.set_defaults(func=cmd_alerts)
 
+    db = commands.add_parser("db", help="the database schema: current revision, upgrade")
+    db_actions = db.add_subparsers(dest="action", required=True)
+    db_actions.add_parser("current", help="the database's schema revision and the latest")
+    db_actions.add_parser("upgrade", help="migrate the database to the latest schema")
+    db.set_defaults(func=cmd_db)
+
     commands.add_parser("check-config", help="validate the configuration").set_defaults(
         func=cmd_check_config
     )
@@ -196,12 +231,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    # One line per tick of every source would drown the poll summaries.
+    for chatty in ("httpx", "alembic", "apscheduler.executors.default"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     try:
         return args.func(args)
     except ConfigError as exc:
         print(f"configuration error:\n{exc}", file=sys.stderr)
         return 2
+    except DatabaseError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -32,6 +32,7 @@ from analysis.threads import PRESETS as THREAD_PRESETS
 from analysis.threads import ThreadParams
 from collectors import REGISTRY
 from collectors.base import CollectorOptions
+from vigia.storage.engine import check_url
 
 DEFAULT_DATABASE_URL = "sqlite:///data/vigia.db"
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$")
@@ -317,6 +318,22 @@ class HttpConfig(_Strict):
     unhealthy_after: int = Field(5, ge=1)
 
 
+class WorkersConfig(_Strict):
+    """How `vigia run` processes sharing one database hand sources to each other."""
+
+    # A worker renews its claims every third of the lease; one killed mid-poll has its sources
+    # taken over by another worker once the lease runs out.
+    lease: timedelta = timedelta(seconds=60)
+
+    @field_validator("lease", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> timedelta:
+        lease = parse_duration(value)
+        if lease < timedelta(seconds=3):
+            raise ValueError("expected a duration of at least 3s, such as 60s")
+        return lease
+
+
 class ThresholdConfig(_Strict):
     negative: float = Field(ge=-1, le=0)
     positive: float = Field(ge=0, le=1)
@@ -340,9 +357,16 @@ class Settings(_Strict):
     smtp: SmtpConfig | None = None
     export: ExportConfig = ExportConfig()
     http: HttpConfig = HttpConfig()
+    workers: WorkersConfig = WorkersConfig()
     analysis: AnalysisConfig = AnalysisConfig()
     topics: dict[str, dict[str, list[str]]] = {}
     base_dir: Path = Path(".")
+
+    @field_validator("database_url")
+    @classmethod
+    def _database(cls, value: str) -> str:
+        check_url(value)
+        return value
 
     @field_validator("timezone")
     @classmethod
@@ -357,6 +381,11 @@ class Settings(_Strict):
 
     @model_validator(mode="after")
     def _cross_references(self) -> Settings:
+        if override := os.environ.get("VIGIA_DATABASE_URL"):
+            try:
+                check_url(override)
+            except ValueError as exc:
+                raise ValueError(f"VIGIA_DATABASE_URL (environment): {exc}") from None
         brand_names = {b.name for b in self.brands}
         seen: set[str] = set()
         for source in self.sources:

@@ -33,8 +33,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, select
 
-from collectors.base import utc
-from vigia.storage.mentions import naive_utc
+from timeutil import naive_utc, utc
 from vigia.storage.schema import mentions
 
 MENTION_COLUMNS = [

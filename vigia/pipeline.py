@@ -7,24 +7,31 @@ recorded in its state and backed off; it never reaches the other sources.
 from __future__ import annotations
 
 import logging
+import os
+import secrets
+import socket
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from itertools import islice
 
 import httpx
 from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
 
 from collectors import REGISTRY
 from collectors.base import Collector, CollectorError, FetchState, Mention, RateLimitedError
 from collectors.http import HostLimiter, HttpPolicy, make_client
+from timeutil import utc_now
 from vigia.alerts.detect import check_after_poll
 from vigia.analyse import AnalysedMention, Analyser
 from vigia.config import Settings, SourceConfig
-from vigia.storage import open_engine
-from vigia.storage.mentions import active_thread_roots, naive_utc, save_batch
-from vigia.storage.sources import load_health, record_failure, record_success
+from vigia.storage import connect, describe_db_error, is_missing_table
+from vigia.storage.claims import claim_source, release_source
+from vigia.storage.mentions import active_thread_roots, save_batch
+from vigia.storage.migrate import upgrade
+from vigia.storage.sources import SourceHealth, load_health, record_failure, record_success
 
 log = logging.getLogger(__name__)
 
@@ -32,10 +39,6 @@ BATCH_SIZE = 500
 MAX_BACKOFF = timedelta(hours=6)
 WATCH_WINDOW = timedelta(days=2)  # conversations older than this are no longer re-read
 Clock = Callable[[], datetime]
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass
@@ -48,6 +51,8 @@ class Runtime:
     analyser: Analyser
     clock: Clock = utc_now
     stopping: threading.Event = field(default_factory=threading.Event)
+    # Names this process in the claims it takes on sources and periodic jobs.
+    worker: str = field(default_factory=lambda: worker_name())
 
     @classmethod
     def build(
@@ -61,7 +66,7 @@ class Runtime:
         )
         return cls(
             settings=settings,
-            engine=open_engine(settings.resolved_database_url),
+            engine=connect(settings.resolved_database_url),
             client=client or make_client(policy, HostLimiter(policy.min_interval_per_host)),
             analyser=Analyser(settings),
             clock=clock,
@@ -86,9 +91,16 @@ class PollReport:
     skipped: int = 0
     error: str | None = None
     deferred_until: datetime | None = None
+    busy_with: str | None = None  # the worker polling the source right now
     brands: set[str] = field(default_factory=set)
 
+    @property
+    def polled(self) -> bool:
+        return self.deferred_until is None and self.busy_with is None
+
     def summary(self) -> str:
+        if self.busy_with:
+            return f"{self.source}: being polled by worker {self.busy_with}; skipped"
         if self.deferred_until:
             return f"{self.source}: backing off until {self.deferred_until:%Y-%m-%d %H:%M} UTC"
         text = f"{self.source}: {self.fetched} fetched, {self.new} new, {self.updated} updated"
@@ -97,26 +109,74 @@ class PollReport:
         return text + (f" — ERROR {self.error}" if self.error else "")
 
 
+def worker_name() -> str:
+    """host:pid plus a random suffix, unique even when a container reuses a pid."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(2)}"
+
+
 def _batches(items: Iterator[Mention], size: int) -> Iterator[list[Mention]]:
     while batch := list(islice(items, size)):
         yield batch
 
 
 def poll_source(rt: Runtime, source: SourceConfig, force: bool = False) -> PollReport:
-    """Fetch `source` once and store what is new; failures are recorded, never raised."""
+    """Fetch `source` once and store what is new; failures are recorded, never raised.
+
+    The poll is claimed first, so no two workers sharing the database run it at once; without
+    `force` it runs only once the source is due (its interval, or its back-off after a failure,
+    has passed). A database error is reported in one line and the poll is retried at the next
+    tick (missing tables are recreated through the migrations).
+    """
+    try:
+        return _claimed_poll(rt, source, force)
+    except DBAPIError as exc:
+        report = PollReport(source.name, error=f"database error: {describe_db_error(exc)}")
+        log.warning("%s: %s; the poll is retried at the next interval", source.name, report.error)
+        if is_missing_table(exc):
+            _recreate_schema(rt)
+        return report
+
+
+def _claimed_poll(rt: Runtime, source: SourceConfig, force: bool) -> PollReport:
     report = PollReport(source.name)
     now = rt.clock()
-    with rt.engine.connect() as conn:
-        health = load_health(conn, source.name)
-    if not force and health.next_poll_at and health.next_poll_at > naive_utc(now):
+    with rt.engine.begin() as conn:
+        health = claim_source(
+            conn,
+            source.name,
+            rt.worker,
+            now,
+            rt.settings.workers.lease,
+            ignore_schedule=force,
+        )
+        if health is None:
+            _explain_unclaimed(report, load_health(conn, source.name), rt.worker)
+            return report
+    try:
+        _fetch_and_store(rt, source, health, report, started=now)
+    finally:
+        with rt.engine.begin() as conn:
+            release_source(conn, source.name, rt.worker)
+    _check_alerts(rt, report)
+    return report
+
+
+def _explain_unclaimed(report: PollReport, health: SourceHealth, worker: str) -> None:
+    if health.claimed_by and health.claimed_by != worker:
+        report.busy_with = health.claimed_by
+    else:
         report.deferred_until = health.next_poll_at
-        return report
+
+
+def _fetch_and_store(
+    rt: Runtime, source: SourceConfig, health: SourceHealth, report: PollReport, started: datetime
+) -> None:
     state = health.fetch_state()
     collector = rt.collector(source)
     if collector.rereads_threads and source.watch_threads:
         with rt.engine.connect() as conn:
             state.watch = active_thread_roots(
-                conn, source.name, now - WATCH_WINDOW, source.watch_threads
+                conn, source.name, rt.clock() - WATCH_WINDOW, source.watch_threads
             )
     try:
         for batch in _batches(collector.fetch(state), BATCH_SIZE):
@@ -126,13 +186,17 @@ def poll_source(rt: Runtime, source: SourceConfig, force: bool = False) -> PollR
                 raise CollectorError("stopped before the source was read to the end")
     except CollectorError as exc:
         _record_failure(rt, source, exc, health.consecutive_failures, report)
+    except DBAPIError:
+        raise  # the database, not the collector: poll_source reports it
     except Exception as exc:  # a collector bug must not take the scheduler down with it
         log.exception("collector %s crashed", source.name)
         _record_failure(rt, source, exc, health.consecutive_failures, report)
     else:
         report.skipped = state.skipped
         with rt.engine.begin() as conn:
-            record_success(conn, source.name, state, rt.clock(), state.skipped)
+            record_success(
+                conn, source.name, state, rt.clock(), state.skipped, started + source.interval
+            )
         if state.skipped:
             log.warning(
                 "%s: skipped %d items: %s",
@@ -140,8 +204,18 @@ def poll_source(rt: Runtime, source: SourceConfig, force: bool = False) -> PollR
                 state.skipped,
                 "; ".join(state.skip_reasons),
             )
-    _check_alerts(rt, report)
-    return report
+
+
+def _recreate_schema(rt: Runtime) -> None:
+    """Tables vanished under a running worker (the database was dropped and made anew)."""
+    try:
+        done = upgrade(rt.engine)
+    except DBAPIError as exc:
+        log.error(
+            "database tables are missing and could not be recreated: %s", describe_db_error(exc)
+        )
+    else:
+        log.warning("database tables were missing: %s through the migrations", done.describe())
 
 
 def _check_alerts(rt: Runtime, report: PollReport) -> None:

@@ -1,26 +1,46 @@
-"""APScheduler jobs that call the pipeline: source polls, the weekly export, the alert digest."""
+"""APScheduler jobs that call the pipeline: source polls, the weekly export, the alert digest.
+
+Every worker schedules every job; the database decides who runs what. Each source is ticked
+often and polled by whichever worker claims it once it is due; the weekly export and the
+digest run once per period, by the worker that claims the period; one job renews this worker's
+claims while it lives (`vigia.storage.claims`).
+"""
 
 from __future__ import annotations
 
 import logging
 import signal
 import threading
+from collections.abc import Callable
+from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy.exc import DBAPIError
 
 from vigia.alerts.digest import send_digest
 from vigia.config import SourceConfig
 from vigia.exports import ExportError, export_week, previous_week
 from vigia.pipeline import Runtime, poll_source
+from vigia.storage import describe_db_error
+from vigia.storage.claims import claim_period, finish_period, renew_claims
 
 log = logging.getLogger(__name__)
 
+# How often each worker asks whether a source is due: a fifth of its interval, within these
+# bounds, so a due poll starts within seconds while idle ticks stay one cheap UPDATE each.
+MIN_TICK = timedelta(seconds=1)
+MAX_TICK = timedelta(seconds=15)
+
+
+def tick_of(source: SourceConfig) -> timedelta:
+    return max(MIN_TICK, min(source.interval / 5, MAX_TICK))
+
 
 def build_scheduler(rt: Runtime) -> BackgroundScheduler:
-    """A scheduler with one job per enabled source and the weekly export; not yet started."""
+    """A scheduler with a tick per enabled source, the periodic jobs and the claim renewal."""
     settings = rt.settings
     zone = ZoneInfo(settings.timezone)
     scheduler = BackgroundScheduler(
@@ -33,12 +53,19 @@ def build_scheduler(rt: Runtime) -> BackgroundScheduler:
             continue
         scheduler.add_job(
             _poll,
-            IntervalTrigger(seconds=source.interval.total_seconds(), timezone=zone),
+            IntervalTrigger(seconds=tick_of(source).total_seconds(), timezone=zone),
             args=(rt, source),
             id=f"poll:{source.name}",
             name=f"poll {source.name}",
             next_run_time=now,
         )
+    scheduler.add_job(
+        _renew_claims,
+        IntervalTrigger(seconds=settings.workers.lease.total_seconds() / 3, timezone=zone),
+        args=(rt,),
+        id="claims:renew",
+        name="renew this worker's claims",
+    )
     scheduler.add_job(
         _weekly_export,
         CronTrigger(
@@ -66,29 +93,63 @@ def _poll(rt: Runtime, source: SourceConfig) -> None:
     if rt.stopping.is_set():
         return
     report = poll_source(rt, source)
-    (log.warning if report.error else log.info)("%s", report.summary())
+    if report.polled:  # a tick that found the source not due, or taken, says nothing
+        (log.warning if report.error else log.info)("%s", report.summary())
+
+
+def _renew_claims(rt: Runtime) -> None:
+    try:
+        with rt.engine.begin() as conn:
+            renew_claims(conn, rt.worker, rt.clock(), rt.settings.workers.lease)
+    except DBAPIError as exc:
+        log.warning("could not renew this worker's claims: %s", describe_db_error(exc))
+
+
+def run_once_per_period(rt: Runtime, job: str, period: str, work: Callable[[], None]) -> bool:
+    """Run `work` if this worker claims (`job`, `period`); True when it ran to the end."""
+    lease = rt.settings.workers.lease
+    try:
+        with rt.engine.begin() as conn:
+            if not claim_period(conn, job, period, rt.worker, rt.clock(), lease):
+                log.debug("%s for %s: run by another worker", job, period)
+                return False
+        work()
+        with rt.engine.begin() as conn:
+            finish_period(conn, job, period, rt.clock())
+    except DBAPIError as exc:
+        log.error("%s for %s failed: database error: %s", job, period, describe_db_error(exc))
+        return False
+    return True
 
 
 def _weekly_export(rt: Runtime) -> None:
     settings = rt.settings
     week = previous_week(rt.clock(), ZoneInfo(settings.timezone))
-    try:
-        paths = export_week(
-            rt.engine, settings.resolve(settings.export.folder), week, settings.timezone
-        )
-    except ExportError as exc:
-        log.error("%s", exc)
-    else:
-        log.info("weekly export written: %s", ", ".join(map(str, paths)))
+
+    def export() -> None:
+        try:
+            folder = settings.resolve(settings.export.folder)
+            paths = export_week(rt.engine, folder, week, settings.timezone)
+        except ExportError as exc:
+            log.error("%s", exc)
+        else:
+            log.info("weekly export written: %s", ", ".join(map(str, paths)))
+
+    run_once_per_period(rt, "export:weekly", week, export)
 
 
 def _daily_digest(rt: Runtime) -> None:
-    try:
-        sent = send_digest(rt)
-    except Exception:  # the next run retries what is still due; the scheduler must go on
-        log.exception("daily alert digest failed")
-    else:
-        log.info("daily alert digest: %d e-mails sent", sent)
+    today: date = rt.clock().astimezone(ZoneInfo(rt.settings.timezone)).date()
+
+    def digest() -> None:
+        try:
+            sent = send_digest(rt)
+        except Exception:  # the next run retries what is still due; the scheduler must go on
+            log.exception("daily alert digest failed")
+        else:
+            log.info("daily alert digest: %d e-mails sent", sent)
+
+    run_once_per_period(rt, "alerts:digest", today.isoformat(), digest)
 
 
 def run_until_stopped(rt: Runtime, stop: threading.Event | None = None) -> None:
@@ -100,7 +161,7 @@ def run_until_stopped(rt: Runtime, stop: threading.Event | None = None) -> None:
             signal.signal(signum, lambda *_: stop.set())
     scheduler.start()
     polls = sum(job.id.startswith("poll:") for job in scheduler.get_jobs())
-    log.info("Vigía running %d sources; Ctrl-C to stop", polls)
+    log.info("Vigía worker %s running %d sources; Ctrl-C to stop", rt.worker, polls)
     try:
         stop.wait()
     finally:

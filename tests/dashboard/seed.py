@@ -22,7 +22,7 @@ from sqlalchemy import Engine
 from analysis.sentiment import Sentiment
 from collectors.base import Engagement, Mention
 from vigia.analyse import AnalysedMention
-from vigia.storage import open_engine
+from vigia.storage import connect
 from vigia.storage.alerts import (
     alert_by_key,
     deliveries_of,
@@ -172,7 +172,7 @@ def seed(config_path: Path, now: datetime | None = None, url: str | None = None)
     """Fill the database of `config_path` (or `url`) with the data of the module docstring."""
     now = now or datetime.now(UTC)
     url = url or yaml.safe_load(config_path.read_text(encoding="utf-8"))["database_url"]
-    engine = open_engine(url)
+    engine = connect(url)
     items = _mentions(now)
     with engine.begin() as conn:
         for source in {a.mention.source for a in items}:
@@ -272,8 +272,15 @@ def _seed_sources(conn: Any, now: datetime) -> None:
     vellora-reviews never polled."""
     from collectors.base import FetchState
 
-    record_success(conn, "vellora-news", FetchState(), now - timedelta(minutes=5), skipped=2)
-    record_success(conn, "vellora-forum", FetchState(), now - timedelta(hours=5), skipped=0)
+    record_success(
+        conn,
+        "vellora-news",
+        FetchState(),
+        now - timedelta(minutes=5),
+        2,
+        now + timedelta(minutes=10),
+    )
+    record_success(conn, "vellora-forum", FetchState(), now - timedelta(hours=5), 0, now)
     for k in range(6):
         record_failure(
             conn,
@@ -282,4 +289,4 @@ def _seed_sources(conn: Any, now: datetime) -> None:
             now - timedelta(minutes=50 - k),
             now + timedelta(minutes=30),
         )
-    record_success(conn, "vellora-mastodon", FetchState(), now - timedelta(hours=3), skipped=0)
+    record_success(conn, "vellora-mastodon", FetchState(), now - timedelta(hours=3), 0, now)

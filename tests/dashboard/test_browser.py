@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 from tests.dashboard.browser import Chromium, find_chromium
 from tests.dashboard.seed import BRAND
 from vigia.dashboard_launcher import launch_dashboard, wait_until_listening
-from vigia.demo import free_port
+from vigia.demo.runner import free_port
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from xml.sax.saxutils import escape
 from aiosmtpd.controller import Controller
 
 from collectors.base import Mention
-from vigia.demo import free_port
+from vigia.demo.runner import free_port
 from vigia.pipeline import Runtime
 from vigia.storage.mentions import save_batch
 

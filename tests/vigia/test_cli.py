@@ -9,7 +9,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from tests.replay import ReplayServer, Reply
-from vigia.storage import open_engine
+from vigia.storage import connect
 from vigia.storage.schema import mentions
 
 FEED = (Path(__file__).resolve().parents[1] / "fixtures" / "vellora-es.rss.xml").read_bytes()
@@ -39,7 +39,7 @@ def _vigia(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def _stored(tmp_path: Path) -> int:
-    engine = open_engine(f"sqlite:///{tmp_path / 'data' / 'cli.db'}")
+    engine = connect(f"sqlite:///{tmp_path / 'data' / 'cli.db'}")
     with engine.connect() as conn:
         count = conn.execute(select(func.count()).select_from(mentions)).scalar_one()
     engine.dispose()

@@ -15,9 +15,9 @@ import httpx
 from sqlalchemy import text
 
 from collectors import REGISTRY
-from vigia.demo import demo_services, load_history
-from vigia.demo_feeds import RSS_PATH, DemoFeeds
-from vigia.demo_story import HISTORY, STORY, THREAD_ROOT, bank, build_timeline
+from vigia.demo.feeds import RSS_PATH, DemoFeeds
+from vigia.demo.runner import demo_services, load_history
+from vigia.demo.story import HISTORY, STORY, THREAD_ROOT, bank, build_timeline
 from vigia.pipeline import Runtime
 from vigia.scheduler import run_until_stopped
 

@@ -24,7 +24,7 @@ from vigia.exports import (
     previous_week,
     week_bounds,
 )
-from vigia.storage import open_engine
+from vigia.storage import connect
 from vigia.storage.mentions import save_batch
 
 MADRID = ZoneInfo("Europe/Madrid")
@@ -74,7 +74,7 @@ ROWS = [
 
 
 def _seed(db: Path) -> None:
-    engine = open_engine(f"sqlite:///{db}")
+    engine = connect(f"sqlite:///{db}")
     fetched = [
         Mention("forum", sid, f"https://f.example/{sid}", when, text, author="ñandú")
         for sid, when, text, *_ in ROWS
@@ -107,7 +107,7 @@ def test_week_parsing_and_bounds() -> None:
 
 def test_export_writes_bom_rows_and_summary(tmp_path: Path) -> None:
     _seed(tmp_path / "v.db")
-    engine = open_engine(f"sqlite:///{tmp_path / 'v.db'}")
+    engine = connect(f"sqlite:///{tmp_path / 'v.db'}")
     mentions_csv, summary_csv = export_week(
         engine, tmp_path / "exports", "2026-W47", "Europe/Madrid"
     )
@@ -153,7 +153,7 @@ def test_export_command_writes_the_requested_week(tmp_path: Path) -> None:
 
 def test_unwritable_folder_is_a_clear_error(tmp_path: Path) -> None:
     _seed(tmp_path / "v.db")
-    engine = open_engine(f"sqlite:///{tmp_path / 'v.db'}")
+    engine = connect(f"sqlite:///{tmp_path / 'v.db'}")
     blocker = tmp_path / "exports"
     blocker.write_text("a file where the folder should be", encoding="utf-8")
     from vigia.exports import ExportError

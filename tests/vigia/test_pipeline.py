@@ -18,7 +18,7 @@ from tests.replay import ReplayServer, Reply
 from tests.vigia.alert_scenario import SimClock
 from vigia.pipeline import Runtime, poll_all
 from vigia.scheduler import run_until_stopped
-from vigia.storage import open_engine
+from vigia.storage import connect
 from vigia.storage.schema import mentions, source_state
 
 FEED = (Path(__file__).resolve().parents[1] / "fixtures" / "vellora-es.rss.xml").read_bytes()
@@ -152,7 +152,7 @@ http: {{min_interval_per_host: 0}}
         process.kill()
     assert process.returncode == 0, output
     assert "stopping" in output
-    engine = open_engine(f"sqlite:///{tmp_path / 'data' / 'run.db'}")
+    engine = connect(f"sqlite:///{tmp_path / 'data' / 'run.db'}")
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(mentions)).scalar_one() == 3
     engine.dispose()

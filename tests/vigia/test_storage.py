@@ -12,7 +12,7 @@ from sqlalchemy import Engine, func, select, text
 from analysis.sentiment import Sentiment
 from collectors.base import Engagement, Mention
 from vigia.analyse import AnalysedMention
-from vigia.storage import open_engine
+from vigia.storage import connect
 from vigia.storage.alerts import insert_alert
 from vigia.storage.mentions import active_thread_roots, save_batch
 from vigia.storage.schema import engagement_snapshots, hourly_rollup, mentions, topic_rollup
@@ -51,7 +51,7 @@ def by_number(items: Sequence[Mention]) -> list[AnalysedMention]:
 
 @pytest.fixture
 def engine(tmp_path: Path) -> Engine:
-    return open_engine(f"sqlite:///{tmp_path / 'store.db'}")
+    return connect(f"sqlite:///{tmp_path / 'store.db'}")
 
 
 def _count(engine: Engine, table) -> int:  # type: ignore[no-untyped-def]
@@ -128,7 +128,7 @@ def test_idempotent_writes_on_sqlite(engine: Engine) -> None:
 
 def test_idempotent_writes_on_postgresql(postgres_url: str) -> None:
     """The same schema and write path, unchanged, on the real PostgreSQL of this machine."""
-    engine = open_engine(postgres_url)
+    engine = connect(postgres_url)
     try:
         check_idempotent_writes(engine)
         with engine.begin() as conn:

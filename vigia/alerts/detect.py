@@ -25,7 +25,7 @@ from analysis.threads import (
     ThreadPost,
     detect_spreading_threads,
 )
-from collectors.base import utc
+from timeutil import hour_of, naive_utc, utc
 from vigia.alerts.channels import deliver_due, targets
 from vigia.alerts.policy import (
     AlertPolicy,
@@ -45,7 +45,6 @@ from vigia.storage.alerts import (
     set_alert_state,
     update_alert,
 )
-from vigia.storage.mentions import hour_of, naive_utc
 from vigia.storage.schema import engagement_snapshots, hourly_rollup, mentions
 from vigia.storage.sources import load_health
 

@@ -35,7 +35,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Literal
 
-from collectors.base import utc
+from timeutil import utc
 
 Severity = Literal["warning", "critical"]
 # How severities compare; the alert log and the channels rank them the same way.

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from collectors.base import utc
+from timeutil import utc
 from vigia.storage.alerts import AlertRow
 
 Language = Literal["es", "en"]

@@ -18,10 +18,9 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.engine import Connection, RowMapping
 
-from collectors.base import utc
+from timeutil import naive_utc, utc
 from vigia.alerts.policy import SEVERITY_RANK, AlertState, PreviousAlert, Severity
 from vigia.storage.engine import upsert
-from vigia.storage.mentions import naive_utc
 from vigia.storage.schema import alert_deliveries, alerts
 
 # A claimed delivery that was never recorded (the process died mid-send) is due again after this.
@@ -86,6 +85,7 @@ class Delivery:
     error: str | None
     delivered_at: datetime | None
     next_attempt_at: datetime | None
+    uncertain_at: datetime | None = None
 
     @property
     def pending(self) -> bool:

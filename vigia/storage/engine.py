@@ -1,4 +1,4 @@
-"""Opening the database: SQLite (WAL mode, the embedded default) or PostgreSQL, schema created if missing."""
+"""Opening the database: SQLite (WAL mode, the embedded default) or PostgreSQL."""
 
 from __future__ import annotations
 
@@ -7,30 +7,49 @@ from typing import Any
 
 from sqlalchemy import Engine, Table, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.engine import URL, Connection, make_url
 
-from vigia.storage.schema import metadata
+SUPPORTED = ("sqlite", "postgresql")
 
 
-def open_engine(url: str, create: bool = True) -> Engine:
-    """An engine for `url`; for SQLite the folder is created and WAL mode switched on."""
-    parsed = make_url(url)
+def check_url(url: str) -> URL:
+    """`url` parsed, or a ValueError naming what is wrong (unreadable, unsupported scheme)."""
+    try:
+        parsed = make_url(url)
+    except Exception as exc:  # SQLAlchemy raises ArgumentError for an unreadable URL
+        raise ValueError("expected a database URL such as sqlite:///data/vigia.db") from exc
+    if parsed.get_backend_name() not in SUPPORTED:
+        raise ValueError(
+            f"unsupported database {parsed.get_backend_name()!r}; use sqlite:///PATH or "
+            "postgresql://USER@HOST/NAME"
+        )
+    return parsed
+
+
+def masked(url: str) -> str:
+    """`url` safe to print: the password replaced by ***."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "(unreadable database URL)"
+
+
+def open_engine(url: str) -> Engine:
+    """An engine for `url`; for SQLite the folder is created and WAL mode switched on.
+
+    The schema is not touched: `vigia.storage.connect` also brings it up to date.
+    """
+    parsed = check_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30})
+        engine = create_engine(parsed, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
-    elif parsed.get_backend_name() == "postgresql":
-        if parsed.drivername == "postgresql":
-            parsed = parsed.set(drivername="postgresql+psycopg")
-        engine = create_engine(parsed, pool_pre_ping=True)
-    else:
-        raise ValueError(
-            f"unsupported database {parsed.get_backend_name()!r}; use sqlite or postgresql"
-        )
-    if create:
-        metadata.create_all(engine)
-    return engine
+        return engine
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    # A bounded connect, so an unreachable server is reported instead of hanging a worker.
+    return create_engine(parsed, pool_pre_ping=True, connect_args={"connect_timeout": 10})
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

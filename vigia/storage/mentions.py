@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import json
-from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections import defaultdict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, case, delete, func, insert, select
+from sqlalchemy import Table, bindparam, case, func, select
 from sqlalchemy.engine import Connection
 
-from collectors.base import Mention, utc
+from collectors.base import Mention
+from timeutil import hour_of, naive_utc
 from vigia.analyse import AnalysedMention
 from vigia.storage.engine import upsert
 from vigia.storage.schema import engagement_snapshots, hourly_rollup, mentions, topic_rollup
@@ -35,15 +36,6 @@ class SaveResult:
     new: int
     updated: int
     brands: frozenset[str] = frozenset()
-
-
-def naive_utc(value: datetime) -> datetime:
-    """The naive-UTC form stored in the database."""
-    return utc(value).replace(tzinfo=None)
-
-
-def hour_of(value: datetime) -> datetime:
-    return value.replace(minute=0, second=0, microsecond=0)
 
 
 def known_items(conn: Connection, source: str, source_ids: Sequence[str]) -> dict[str, tuple]:
@@ -75,7 +67,8 @@ def save_batch(
     """Store one batch of `source`: new items analysed and inserted, known ones' engagement updated.
 
     `analyse` turns the new mentions into AnalysedMentions; known items are not analysed again.
-    Re-running the same batch changes nothing (unique per source + source id).
+    Re-running the same batch changes nothing (unique per source + source id). The rollups grow
+    by exactly the rows this call inserted, so concurrent writers keep them equal to a GROUP BY.
     """
     unique = list({m.source_id: m for m in fetched}.values())
     known = known_items(conn, source, [m.source_id for m in unique])
@@ -87,13 +80,15 @@ def save_batch(
     ]
     collected = naive_utc(collected_at)
     brands: set[str] = set()
+    inserted: set[str] = set()
     if fresh:
         analysed = analyse(fresh)
-        _insert(conn, [_row(a, collected) for a in analysed])
-        brands = {a.brand for a in analysed if a.brand}
-        refresh_rollups(
-            conn, {(a.brand, hour_of(naive_utc(a.mention.published))) for a in analysed if a.brand}
-        )
+        inserted = _insert(conn, [_row(a, collected) for a in analysed])
+        stored = [a for a in analysed if a.mention.source_id in inserted]
+        brands = {a.brand for a in stored if a.brand}
+        add_to_rollups(conn, stored)
+        # Another worker stored some of them since we looked: refresh their counts instead.
+        moved += [m for m in fresh if m.source_id not in inserted]
     if moved:
         _update_engagement(conn, source, moved)
     tracked = [m for m in fresh + moved if any(v is not None for v in engagement_of(m))]
@@ -106,7 +101,7 @@ def save_batch(
             upsert(conn, engagement_snapshots).on_conflict_do_nothing(),
             [_snapshot(ids[m.source_id], m, collected) for m in tracked if m.source_id in ids],
         )
-    return SaveResult(new=len(fresh), updated=len(moved), brands=frozenset(brands))
+    return SaveResult(new=len(inserted), updated=len(moved), brands=frozenset(brands))
 
 
 def _changed(old: tuple, new: tuple) -> bool:
@@ -142,18 +137,13 @@ def _row(item: AnalysedMention, collected: datetime) -> dict[str, Any]:
     }
 
 
-def _insert(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    statement = upsert(conn, mentions)
-    # A concurrent writer may have stored the same item since we looked: keep its row, refresh counts.
-    statement = statement.on_conflict_do_update(
-        index_elements=["source", "source_id"],
-        set_={
-            name: func.coalesce(statement.excluded[name], mentions.c[name])
-            for name in ENGAGEMENT_COLUMNS
-        },
-    )
+def _insert(conn: Connection, rows: list[dict[str, Any]]) -> set[str]:
+    """Insert the rows no other writer has stored yet; the source ids actually inserted."""
+    statement = upsert(conn, mentions).on_conflict_do_nothing().returning(mentions.c.source_id)
+    inserted: set[str] = set()
     for start in range(0, len(rows), _CHUNK):
-        conn.execute(statement, rows[start : start + _CHUNK])
+        inserted.update(conn.execute(statement, rows[start : start + _CHUNK]).scalars())
+    return inserted
 
 
 def _update_engagement(conn: Connection, source: str, moved: Sequence[Mention]) -> None:
@@ -187,92 +177,57 @@ def _snapshot(mention_id: int, m: Mention, observed: datetime) -> dict[str, Any]
     }
 
 
-def refresh_rollups(conn: Connection, keys: Iterable[tuple[str, datetime]]) -> None:
-    """Recompute the hourly and topic rollups of the given (brand, hour) cells from the mentions."""
-    hours_by_brand: dict[str, set[datetime]] = defaultdict(set)
-    for brand, hour in keys:
-        hours_by_brand[brand].add(hour)
-    for brand, hour_set in hours_by_brand.items():
-        hours = sorted(hour_set)
-        for start in range(0, len(hours), _CHUNK):
-            _refresh_cells(conn, brand, hours[start : start + _CHUNK])
+_HOURLY_COUNTS = ("mentions", "negative", "neutral", "positive", "scored", "compound_sum")
+_TOPIC_COUNTS = ("mentions", "negative")
 
 
-def _refresh_cells(conn: Connection, brand: str, hours: list[datetime]) -> None:
-    m = mentions.c
-    # The published_at range lets the (brand, published_at) index find the cells' rows.
-    in_cells = and_(
-        m.brand == brand,
-        m.published_at >= hours[0],
-        m.published_at < hours[-1] + timedelta(hours=1),
-        m.published_hour.in_(hours),
-    )
-    conn.execute(
-        delete(hourly_rollup).where(hourly_rollup.c.brand == brand, hourly_rollup.c.hour.in_(hours))
-    )
-    conn.execute(
-        delete(topic_rollup).where(topic_rollup.c.brand == brand, topic_rollup.c.hour.in_(hours))
-    )
+def add_to_rollups(conn: Connection, stored: Sequence[AnalysedMention]) -> None:
+    """Add newly inserted brand mentions to the hourly and topic rollups (ON CONFLICT … + n).
 
-    def count(label: str) -> Any:
-        return func.coalesce(func.sum(case((m.sentiment == label, 1), else_=0)), 0)
+    Increments commute, so concurrent writers need no lock; the cells are written in key order
+    so two transactions touching the same cells never wait on each other in a circle.
+    """
+    hourly: dict[tuple, list[float]] = defaultdict(lambda: [0, 0, 0, 0, 0, 0.0])
+    topical: dict[tuple, list[int]] = defaultdict(lambda: [0, 0])
+    for item in stored:
+        if not item.brand:
+            continue
+        hour = hour_of(naive_utc(item.mention.published))
+        cell = hourly[(item.brand, item.mention.source, item.language or "", hour)]
+        cell[0] += 1
+        if item.label in ("negative", "neutral", "positive"):
+            cell[1 + ("negative", "neutral", "positive").index(item.label)] += 1
+        if item.sentiment is not None:
+            cell[4] += 1
+            cell[5] += item.sentiment.compound
+        for topic in item.topics:
+            counts = topical[(item.brand, topic, hour)]
+            counts[0] += 1
+            counts[1] += item.label == "negative"
+    _increment(conn, hourly_rollup, ("brand", "source", "language", "hour"), _HOURLY_COUNTS, hourly)
+    _increment(conn, topic_rollup, ("brand", "topic", "hour"), _TOPIC_COUNTS, topical)
 
-    language = func.coalesce(m.language, "")
-    grouped = (
-        select(
-            m.brand,
-            m.source,
-            language,
-            m.published_hour,
-            func.count(),
-            count("negative"),
-            count("neutral"),
-            count("positive"),
-            func.count(m.compound),
-            func.coalesce(func.sum(m.compound), 0.0),
-        )
-        .where(in_cells)
-        .group_by(m.brand, m.source, language, m.published_hour)
+
+def _increment(
+    conn: Connection,
+    table: Table,
+    keys: tuple[str, ...],
+    counts: tuple[str, ...],
+    cells: dict[tuple, list],
+) -> None:
+    if not cells:
+        return
+    statement = upsert(conn, table)
+    statement = statement.on_conflict_do_update(
+        index_elements=list(keys),
+        set_={name: table.c[name] + statement.excluded[name] for name in counts},
     )
-    conn.execute(
-        insert(hourly_rollup).from_select(
-            [
-                "brand",
-                "source",
-                "language",
-                "hour",
-                "mentions",
-                "negative",
-                "neutral",
-                "positive",
-                "scored",
-                "compound_sum",
-            ],
-            grouped,
-        )
-    )
-    topic_counts: Counter[tuple[str, datetime]] = Counter()
-    topic_negative: Counter[tuple[str, datetime]] = Counter()
-    for topics, hour, sentiment in conn.execute(
-        select(m.topics, m.published_hour, m.sentiment).where(in_cells, m.topics.is_not(None))
-    ):
-        for topic in topics.split():
-            topic_counts[(topic, hour)] += 1
-            topic_negative[(topic, hour)] += sentiment == "negative"
-    if topic_counts:
-        conn.execute(
-            insert(topic_rollup),
-            [
-                {
-                    "brand": brand,
-                    "topic": t,
-                    "hour": h,
-                    "mentions": n,
-                    "negative": topic_negative[(t, h)],
-                }
-                for (t, h), n in topic_counts.items()
-            ],
-        )
+    rows = [
+        {**dict(zip(keys, key, strict=True)), **dict(zip(counts, values, strict=True))}
+        for key, values in sorted(cells.items())
+    ]
+    for start in range(0, len(rows), _CHUNK):
+        conn.execute(statement, rows[start : start + _CHUNK])
 
 
 def active_thread_roots(

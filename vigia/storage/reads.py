@@ -16,7 +16,7 @@ import pandas as pd
 from sqlalchemy import ColumnElement, Select, and_, func, literal, or_, select, true
 from sqlalchemy.engine import Connection
 
-from vigia.storage.mentions import naive_utc
+from timeutil import naive_utc
 from vigia.storage.schema import alerts, hourly_rollup, mentions, source_state, topic_rollup
 
 ROLLUP_COUNTS = ("mentions", "negative", "neutral", "positive", "scored", "compound_sum")

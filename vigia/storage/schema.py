@@ -113,8 +113,25 @@ source_state = Table(
     Column("last_error", Text),
     Column("last_error_at", DateTime),
     Column("consecutive_failures", Integer, nullable=False, default=0),
+    # When the source is next due (its interval, or the back-off after a failure).
     Column("next_poll_at", DateTime),
     Column("skipped_items", Integer, nullable=False, default=0),
+    # The worker polling the source now, and until when its claim holds unless renewed: a
+    # worker that dies leaves a claim that expires, and another worker takes the source over.
+    Column("claimed_by", String(100)),
+    Column("claimed_until", DateTime),
+)
+
+period_runs = Table(
+    "period_runs",
+    metadata,
+    # A job run once per period by whichever worker claims it first (the weekly export's ISO
+    # week, the digest's local date); a claim whose worker died expires and is taken over.
+    Column("job", String(40), primary_key=True),
+    Column("period", String(40), primary_key=True),
+    Column("claimed_by", String(100), nullable=False),
+    Column("claimed_until", DateTime, nullable=False),
+    Column("done_at", DateTime),
 )
 
 alerts = Table(
@@ -162,6 +179,9 @@ alert_deliveries = Table(
     Column("error", Text),
     Column("delivered_at", DateTime),
     Column("next_attempt_at", DateTime),
+    # The server may have the message but never confirmed it (a timeout after the body was
+    # sent): not resent by itself, shown on the dashboard until someone resends or dismisses it.
+    Column("uncertain_at", DateTime),
     UniqueConstraint("alert_id", "round", "channel", "recipient", name="uq_alert_deliveries"),
     Index("ix_alert_deliveries_due", "next_attempt_at"),
 )

@@ -9,8 +9,8 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from collectors.base import FetchState
+from timeutil import naive_utc
 from vigia.storage.engine import upsert
-from vigia.storage.mentions import naive_utc
 from vigia.storage.schema import source_state
 
 
@@ -29,6 +29,8 @@ class SourceHealth:
     consecutive_failures: int = 0
     next_poll_at: datetime | None = None
     skipped_items: int = 0
+    claimed_by: str | None = None
+    claimed_until: datetime | None = None
 
     def fetch_state(self) -> FetchState:
         return FetchState(cursor=self.cursor, etag=self.etag, last_modified=self.last_modified)
@@ -59,9 +61,14 @@ def _save(conn: Connection, source: str, values: dict) -> None:
 
 
 def record_success(
-    conn: Connection, source: str, state: FetchState, now: datetime, skipped: int
+    conn: Connection,
+    source: str,
+    state: FetchState,
+    now: datetime,
+    skipped: int,
+    next_poll_at: datetime,
 ) -> None:
-    """The poll committed: move the cursor and validators forward and clear the failure count."""
+    """The poll committed: move the cursor and validators on, clear the failures, set the next poll."""
     previous = load_health(conn, source)
     moment = naive_utc(now)
     _save(
@@ -74,7 +81,7 @@ def record_success(
             "last_attempt_at": moment,
             "last_success_at": moment,
             "consecutive_failures": 0,
-            "next_poll_at": None,
+            "next_poll_at": naive_utc(next_poll_at),
             "skipped_items": previous.skipped_items + skipped,
         },
     )

@@ -1,6 +1,6 @@
 """The demo's timeline: two weeks of sample mentions, the incident of the last hours, a live trickle.
 
-Everything is generated from the texts in ``demo_data/mentions.yaml`` with a fixed seed, relative
+Everything is generated from the texts in ``vigia/demo/data/mentions.yaml`` with a fixed seed, relative
 to the demo's start ``t0``: history before it (served at once), the incident (a surge of angry
 mentions and one spreading thread in the last two hours) and a trickle after it (served as its
 time comes). Each item names the source kind that serves it; kinds without a registered
@@ -88,8 +88,8 @@ class Timeline:
 
 @cache
 def bank() -> Mapping[str, Any]:
-    """The sample texts shipped in vigia/demo_data/mentions.yaml."""
-    text = resources.files("vigia").joinpath("demo_data/mentions.yaml").read_text("utf-8")
+    """The sample texts shipped in vigia/demo/data/mentions.yaml."""
+    text = resources.files("vigia.demo").joinpath("data/mentions.yaml").read_text("utf-8")
     return yaml.safe_load(text)
 
 

@@ -29,16 +29,16 @@ from aiosmtpd.controller import Controller
 
 from collectors import REGISTRY
 from vigia.config import Settings, load_settings
-from vigia.demo_feeds import RSS_PATH, DemoFeeds
-from vigia.demo_payloads import APP_ID, YOUTUBE_CHANNEL, mastodon_id
-from vigia.demo_story import THREAD_ROOT, Timeline, build_timeline
+from vigia.demo.feeds import RSS_PATH, DemoFeeds
+from vigia.demo.payloads import APP_ID, YOUTUBE_CHANNEL, mastodon_id
+from vigia.demo.story import THREAD_ROOT, Timeline, build_timeline
 from vigia.pipeline import Runtime, poll_all
 
 DATABASE = "vigia-demo.db"
 RECIPIENTS = ["comunidad@vellora.example"]
 MANAGERS = ["direccion@vellora.example"]
 # The repository's config.yaml carries the topic taxonomy users extend; the demo uses it as is.
-REPO_CONFIG = Path(__file__).resolve().parents[1] / "config.yaml"
+REPO_CONFIG = Path(__file__).resolve().parents[2] / "config.yaml"
 
 
 class Inbox:

@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 from xml.sax.saxutils import escape
 
-from vigia.demo_payloads import (
+from vigia.demo.payloads import (
     APP_ID,
     YOUTUBE_CHANNEL,
     account_id,
@@ -43,7 +43,7 @@ from vigia.demo_payloads import (
     slug,
     youtube_entry,
 )
-from vigia.demo_story import DemoItem, Timeline
+from vigia.demo.story import DemoItem, Timeline
 
 Clock = Callable[[], datetime]
 MASTODON_HOST = "social.example"

@@ -1,6 +1,6 @@
 """Payload pieces of the demo's feeds: one sample item (or its id) in a platform's own shape.
 
-Pure functions of a DemoItem, and of the time for the counts that grow; vigia.demo_feeds routes
+Pure functions of a DemoItem, and of the time for the counts that grow; vigia.demo.feeds routes
 the requests and assembles the pages.
 """
 
@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from xml.sax.saxutils import escape, quoteattr
 
-from vigia.demo_story import DemoItem
+from vigia.demo.story import DemoItem
 
 YOUTUBE_CHANNEL = "UCvell0ra0demo0channel00"
 APP_ID = "1234567890"
