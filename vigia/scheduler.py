@@ -15,6 +15,7 @@ from collections.abc import Callable
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
+from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
@@ -33,6 +34,9 @@ log = logging.getLogger(__name__)
 # bounds, so a due poll starts within seconds while idle ticks stay one cheap UPDATE each.
 MIN_TICK = timedelta(seconds=1)
 MAX_TICK = timedelta(seconds=15)
+# A thread per source (up to this many), so a source stuck until its fetch deadline never
+# holds up the others; plus the claim renewal, the export and the digest.
+MAX_POLL_THREADS = 32
 
 
 def tick_of(source: SourceConfig) -> timedelta:
@@ -43,8 +47,10 @@ def build_scheduler(rt: Runtime) -> BackgroundScheduler:
     """A scheduler with a tick per enabled source, the periodic jobs and the claim renewal."""
     settings = rt.settings
     zone = ZoneInfo(settings.timezone)
+    enabled = sum(source.enabled for source in settings.sources)
     scheduler = BackgroundScheduler(
         timezone=zone,
+        executors={"default": ThreadPoolExecutor(min(enabled, MAX_POLL_THREADS) + 3)},
         job_defaults={"max_instances": 1, "coalesce": True, "misfire_grace_time": 300},
     )
     now = rt.clock()
