@@ -176,6 +176,7 @@ def replay(scenario: Scenario, preset: str, poll: timedelta, workdir: Path) -> O
     began = time.perf_counter()
     clock = SimClock(scenario.start)
     rt = Runtime.build(settings_for(scenario, preset, workdir, poll), clock=clock)
+    alerting = rt.alert_context
     try:
         feed = _Feed(scenario)
         now = scenario.start
@@ -188,8 +189,8 @@ def replay(scenario: Scenario, preset: str, poll: timedelta, workdir: Path) -> O
             if now <= scenario.quiet_until:
                 continue
             for brand in sorted(touched):
-                check_brand(rt, brand, now)
-            deliver_due(rt)
+                check_brand(alerting, brand, now)
+            deliver_due(alerting)
         alerts = _stored_alerts(rt)
         labels = _labels(rt, scenario)
     finally:

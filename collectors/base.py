@@ -4,9 +4,11 @@ Errors a collector may raise, all caught per source by the pipeline::
 
     CollectorError                 anything that fails one poll of one source
     ├── TransientError             network trouble, timeouts, 5xx: retry later with backoff
-    │   └── RateLimitedError       429 or an exhausted quota: wait ``retry_after`` seconds
+    │   ├── RateLimitedError       429 or an exhausted quota: wait ``retry_after`` seconds
+    │   └── DeadlineExceededError  no complete response within ``http.deadline``
     ├── NeedsHumanError            401/403/404, bad query or credentials: fix the config
-    └── UnparseableError           the payload is not what the platform documents
+    └── UnparseableError           the payload is not what the platform documents (a bad payload)
+        └── PayloadTooLargeError   the body, decoded, outgrew ``http.max_response_size``
 """
 
 from __future__ import annotations
@@ -40,12 +42,20 @@ class RateLimitedError(TransientError):
         self.retry_after = retry_after
 
 
+class DeadlineExceededError(TransientError):
+    """The server did not deliver a whole response in time (a stalled or trickling body)."""
+
+
 class NeedsHumanError(CollectorError):
     """Retrying will not help: credentials, permissions or the configured query are wrong."""
 
 
 class UnparseableError(CollectorError):
     """The response body does not have the documented shape."""
+
+
+class PayloadTooLargeError(UnparseableError):
+    """The response body is larger than any page of the platform should be (or a compression bomb)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import calendar
+import io
+import re
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -23,6 +25,14 @@ from collectors.base import (
     stable_id,
 )
 from collectors.text import html_to_text, join_text
+
+# Real feeds nest a few dozen elements deep. feedparser keeps about 0.5 KB per open element, so a
+# document nested millions deep (20 MB of "<a>" fits in http.max_response_size) would take
+# gigabytes and minutes; 1000 levels leave room for sloppy feeds full of unclosed <br>.
+MAX_XML_DEPTH = 1000
+# Tags, with the parts of a document whose "<" opens no element (CDATA, comments, <? ?>, <! >)
+# matched first so they are passed over; group 1 is "/" for a closing tag, group 2 for an empty one.
+_MARKUP = re.compile(rb"<!\[CDATA\[.*?\]\]>|<!--.*?-->|<[?!][^>]*>|<(/?)[A-Za-z_][^>]*?(/?)>", re.S)
 
 
 class RssOptions(CollectorOptions):
@@ -65,12 +75,16 @@ def parse_feed(
     (YouTube's media:community, Google News' outlet) pass their own.
     """
     to_mention = to_mention or entry_to_mention
+    if nested_deeper_than(body, MAX_XML_DEPTH):
+        raise UnparseableError(f"bad payload: nested deeper than {MAX_XML_DEPTH} levels")
     http_headers = {k.lower(): v for k, v in headers.items()}
     # With headers but no Content-Type, feedparser follows RFC 3023 to ISO-8859-1, which never
     # fails to decode and so turns an undeclared Shift_JIS or UTF-8 feed into mojibake; without
     # headers it sniffs the bytes (chardet) instead.
+    # A file object, not bytes: feedparser tries bytes as a file name first, so a server answering
+    # "/etc/passwd" or "/dev/zero" would have it read that local file.
     parsed = feedparser.parse(
-        body, response_headers=http_headers if "content-type" in http_headers else None
+        io.BytesIO(body), response_headers=http_headers if "content-type" in http_headers else None
     )
     if parsed.bozo and not parsed.entries:
         reason = parsed.get("bozo_exception", "not a feed")
@@ -82,6 +96,23 @@ def parse_feed(
             state.skip(f"entry without link, id or text: {entry.get('title', '')[:40]!r}")
         else:
             yield mention
+
+
+def nested_deeper_than(body: bytes, limit: int) -> bool:
+    """Whether a feed document opens elements more than `limit` deep (counted on the markup, so
+    a malformed document, which feedparser still reads loosely, is measured too)."""
+    depth = 0
+    for match in _MARKUP.finditer(body):
+        closing, empty = match.groups()
+        if closing is None:  # CDATA, a comment or a declaration
+            continue
+        if closing:
+            depth = max(0, depth - 1)
+        elif not empty:
+            depth += 1
+            if depth > limit:
+                return True
+    return False
 
 
 def entry_to_mention(source: str, entry: Mapping[str, Any], now: datetime) -> Mention | None:

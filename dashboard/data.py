@@ -22,7 +22,14 @@ from sqlalchemy import Engine
 
 from vigia.config import Settings, load_settings
 from vigia.storage import open_engine, reads
-from vigia.storage.alerts import AlertRow, Delivery, deliveries_of, list_alerts, set_alert_state
+from vigia.storage.alerts import (
+    AlertRow,
+    Delivery,
+    deliveries_of,
+    list_alerts,
+    resend_delivery,
+    set_alert_state,
+)
 from vigia.storage.sources import SourceHealth, all_health
 
 CONFIG_ENV = "VIGIA_CONFIG"
@@ -475,6 +482,8 @@ class AlertView:
     links: list[tuple[str, str]]
     evidence: dict[str, Any]
     deliveries: str | None
+    # (delivery id, what it is) of each delivery the mail server may have but never confirmed.
+    uncertain: tuple[tuple[int, str], ...] = ()
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
@@ -530,6 +539,7 @@ def alerts(f: Filters, states: Sequence[str]) -> list[AlertView]:
     views = []
     for row in _alert_rows(str(config_path()), tuple(states), f.brands):
         evidence = row.evidence
+        deliveries = _deliveries(str(config_path()), row.id)
         views.append(
             AlertView(
                 id=row.id,
@@ -550,7 +560,8 @@ def alerts(f: Filters, states: Sequence[str]) -> list[AlertView]:
                 else None,
                 links=_links(evidence),
                 evidence=evidence,
-                deliveries=_delivery_summary(_deliveries(str(config_path()), row.id)),
+                deliveries=_delivery_summary(deliveries),
+                uncertain=tuple((d.id, _uncertain_label(d)) for d in deliveries if d.uncertain),
             )
         )
     return views
@@ -586,11 +597,24 @@ def _delivery_summary(deliveries: list[Delivery]) -> str | None:
         return None
     sent = sum(d.ok for d in deliveries)
     summary = f"Avisos enviados (notifications sent): {sent}/{len(deliveries)}"
-    failed = [d for d in deliveries if not d.ok and d.error]
+    uncertain = sum(d.uncertain for d in deliveries)
+    if uncertain:
+        summary += f" · {uncertain} sin confirmar (unconfirmed)"
+    failed = [d for d in deliveries if not d.ok and d.error and not d.uncertain]
     if failed:
         last = failed[-1]
         summary += f" · fallo en {last.channel} a {last.recipient}: {last.error}"
     return summary
+
+
+def _uncertain_label(delivery: Delivery) -> str:
+    when = local_time(delivery.uncertain_at)
+    return (
+        f"Sin confirmar (unconfirmed): {delivery.channel} a {delivery.recipient}, {when}. "
+        "El servidor de correo recibió el mensaje pero no confirmó la entrega: puede haber "
+        "llegado. No se reenvía solo; reenvíalo si no llegó. "
+        f"({delivery.error or 'sin respuesta'})"
+    )
 
 
 def open_alert_count(f: Filters) -> int:
@@ -598,9 +622,20 @@ def open_alert_count(f: Filters) -> int:
 
 
 def change_alert_state(alert_id: int, state: str) -> None:
-    """Acknowledge or resolve an alert (the one write the dashboard makes), then re-read."""
+    """Acknowledge, resolve or reopen an alert (one of the dashboard's two writes), then re-read."""
     with engine().begin() as conn:
         set_alert_state(conn, alert_id, state, datetime.now(UTC))
+    refresh()
+
+
+def resend(delivery_id: int) -> None:
+    """Make an unconfirmed delivery due again (the dashboard's other write); the next poll sends
+    it. One already due or delivered is left alone: pressing twice never sends twice."""
+    try:
+        with engine().begin() as conn:
+            resend_delivery(conn, delivery_id, datetime.now(UTC))
+    except (KeyError, ValueError):
+        pass  # someone resent it already (another tab, the CLI): the re-read shows it
     refresh()
 
 

@@ -116,7 +116,12 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     from timeutil import utc, utc_now
     from vigia.alerts.policy import AlertState
     from vigia.storage import connect
-    from vigia.storage.alerts import list_alerts, set_alert_state
+    from vigia.storage.alerts import (
+        list_alerts,
+        resend_delivery,
+        set_alert_state,
+        uncertain_deliveries,
+    )
 
     settings = _settings(args)
     engine = connect(settings.resolved_database_url)
@@ -125,14 +130,39 @@ def cmd_alerts(args: argparse.Namespace) -> int:
         if args.action == "list":
             with engine.connect() as conn:
                 rows = list_alerts(conn, states=None if args.all else ("open", "acknowledged"))
+                uncertain = uncertain_deliveries(conn, [a.id for a in rows])
             if not rows:
                 print("no alerts" if args.all else "no open alerts")
             for a in rows:
                 opened = utc(a.opened_at).astimezone(zone)
+                unsure = [d for d in uncertain if d.alert_id == a.id]
                 print(
                     f"{a.id:>5}  {a.state.value:<12} {a.severity:<8} {a.rule:<17} "
                     f"{a.brand or '-':<14} {opened:%Y-%m-%d %H:%M}  {a.subject}"
+                    + (f"  [{len(unsure)} uncertain]" if unsure else "")
                 )
+                for d in unsure:
+                    # Sent, maybe received, never confirmed by the mail server: a person decides.
+                    when = utc(d.uncertain_at or d.planned_at).astimezone(zone)
+                    print(
+                        f"       uncertain delivery {d.id}: {d.channel} to {d.recipient}, "
+                        f"{when:%Y-%m-%d %H:%M}; send again: vigia alerts resend {d.id}"
+                    )
+            return 0
+        if args.action == "resend":
+            with engine.begin() as conn:
+                try:
+                    delivery = resend_delivery(conn, args.id, utc_now())
+                except (KeyError, ValueError) as exc:
+                    print(f"error: {exc.args[0]}", file=sys.stderr)
+                    return 1
+            when = (
+                "with the next daily digest" if delivery.channel == "digest" else "at the next poll"
+            )
+            print(
+                f"delivery {delivery.id} (alert {delivery.alert_id}, {delivery.channel} to "
+                f"{delivery.recipient}): due again, sent {when}"
+            )
             return 0
         state = AlertState.ACKNOWLEDGED if args.action == "ack" else AlertState.RESOLVED
         with engine.begin() as conn:
@@ -200,12 +230,18 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--out", help="folder (default: export.folder of the config)")
     export.set_defaults(func=cmd_export)
 
-    alerts = commands.add_parser("alerts", help="list, acknowledge or resolve alerts")
+    alerts = commands.add_parser(
+        "alerts", help="list, acknowledge or resolve alerts; resend an uncertain delivery"
+    )
     alert_actions = alerts.add_subparsers(dest="action", required=True)
     listing = alert_actions.add_parser("list", help="open and acknowledged alerts")
     listing.add_argument("--all", action="store_true", help="resolved ones too")
     for action, text in (("ack", "acknowledge an alert"), ("resolve", "resolve an alert")):
         alert_actions.add_parser(action, help=text).add_argument("id", type=int)
+    alert_actions.add_parser(
+        "resend",
+        help="send an uncertain delivery again (the server may have it: a second copy may arrive)",
+    ).add_argument("id", type=int, metavar="DELIVERY_ID")
     alerts.set_defaults(func=cmd_alerts)
 
     db = commands.add_parser("db", help="the database schema: current revision, upgrade")

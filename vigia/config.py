@@ -32,11 +32,14 @@ from analysis.threads import PRESETS as THREAD_PRESETS
 from analysis.threads import ThreadParams
 from collectors import REGISTRY
 from collectors.base import CollectorOptions
+from collectors.http import DEADLINE, MAX_RESPONSE_BYTES
 from vigia.storage.engine import check_url
 
 DEFAULT_DATABASE_URL = "sqlite:///data/vigia.db"
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(b|kb|kib|mb|mib|gb|gib)?\s*$", re.IGNORECASE)
+_SIZE_UNITS = {"b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
 _SECRET_KEYS = ("password", "app_password", "token", "api_key", "secret")
 
 
@@ -54,6 +57,16 @@ def parse_duration(value: Any) -> timedelta:
     if not match:
         raise ValueError("expected a duration such as 90s, 15m, 2h or 1d")
     return timedelta(seconds=float(match[1]) * _UNITS[match[2]])
+
+
+def parse_size(value: Any) -> int:
+    """`20MB`, `512KB`, `1GB` or a number of bytes, as bytes; units are binary (1 KB = 1024 bytes)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    match = _SIZE.match(str(value)) if isinstance(value, str) else None
+    if not match:
+        raise ValueError("expected a size such as 512KB, 20MB or 1GB, or a number of bytes")
+    return int(float(match[1]) * _SIZE_UNITS[(match[2] or "b")[0].lower()])
 
 
 def secret_env_name(*path: str) -> str:
@@ -309,13 +322,32 @@ class ExportConfig(_Strict):
 
 
 class HttpConfig(_Strict):
-    """Timeouts, retries and pacing shared by every collector."""
+    """Timeouts, retries, pacing and response limits shared by every collector.
+
+    `timeout` bounds each network read; `deadline` a whole request, retries included.
+    `max_response_size` caps a body as decoded, so a compression bomb stops there too.
+    """
 
     timeout: float = Field(20.0, gt=0)
+    deadline: timedelta = timedelta(seconds=DEADLINE)
+    max_response_size: int = Field(MAX_RESPONSE_BYTES, gt=0)
     retries: int = Field(3, ge=0, le=10)
     backoff_base: float = Field(1.0, gt=0)
     min_interval_per_host: float = Field(1.0, ge=0)
     unhealthy_after: int = Field(5, ge=1)
+
+    @field_validator("deadline", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> timedelta:
+        duration = parse_duration(value)
+        if duration <= timedelta(0):
+            raise ValueError("expected a positive duration such as 30s or 2m")
+        return duration
+
+    @field_validator("max_response_size", mode="before")
+    @classmethod
+    def _size(cls, value: Any) -> int:
+        return parse_size(value)
 
 
 class WorkersConfig(_Strict):

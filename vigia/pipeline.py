@@ -24,13 +24,14 @@ from collectors import REGISTRY
 from collectors.base import Collector, CollectorError, FetchState, Mention, RateLimitedError
 from collectors.http import HostLimiter, HttpPolicy, make_client
 from timeutil import utc_now
+from vigia.alerts.context import AlertContext
 from vigia.alerts.detect import check_after_poll
 from vigia.analyse import AnalysedMention, Analyser
 from vigia.config import Settings, SourceConfig
 from vigia.storage import connect, describe_db_error, is_missing_table
 from vigia.storage.claims import claim_source, release_source
 from vigia.storage.mentions import active_thread_roots, save_batch
-from vigia.storage.migrate import upgrade
+from vigia.storage.migrate import restore_tables, upgrade
 from vigia.storage.sources import SourceHealth, load_health, record_failure, record_success
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,8 @@ class Runtime:
             retries=settings.http.retries,
             backoff_base=settings.http.backoff_base,
             min_interval_per_host=settings.http.min_interval_per_host,
+            max_response_bytes=settings.http.max_response_size,
+            deadline=settings.http.deadline.total_seconds(),
         )
         return cls(
             settings=settings,
@@ -71,6 +74,10 @@ class Runtime:
             analyser=Analyser(settings),
             clock=clock,
         )
+
+    @property
+    def alert_context(self) -> AlertContext:
+        return AlertContext(self.settings, self.engine, self.clock)
 
     def collector(self, source: SourceConfig) -> Collector:
         return REGISTRY[source.type](source.name, source.options, self.client)
@@ -207,21 +214,44 @@ def _fetch_and_store(
 
 
 def _recreate_schema(rt: Runtime) -> None:
-    """Tables vanished under a running worker (the database was dropped and made anew)."""
+    """Tables vanished under a running worker (the database was dropped and made anew, or a
+    table was dropped, which leaves the revision at head and the migrations nothing to do)."""
     try:
         done = upgrade(rt.engine)
+        restored = restore_tables(rt.engine)
     except DBAPIError as exc:
         log.error(
             "database tables are missing and could not be recreated: %s", describe_db_error(exc)
         )
     else:
-        log.warning("database tables were missing: %s through the migrations", done.describe())
+        if restored:
+            log.warning(
+                "database tables were missing: %s recreated at schema %s",
+                ", ".join(restored),
+                done.after,
+            )
+        else:
+            log.warning("database tables were missing: %s through the migrations", done.describe())
 
 
 def _check_alerts(rt: Runtime, report: PollReport) -> None:
-    # A bug in detection or delivery must never stop collection: log it and go on.
+    # Neither a database fault nor a bug in detection or delivery may stop collection.
     try:
-        check_after_poll(rt, report)
+        check_after_poll(
+            rt.alert_context,
+            report.source,
+            failed=report.error is not None,
+            brands=report.brands,
+            updated=report.updated,
+        )
+    except DBAPIError as exc:
+        log.warning(
+            "alert checks after polling %s: database error: %s",
+            report.source,
+            describe_db_error(exc),
+        )
+        if is_missing_table(exc):
+            _recreate_schema(rt)
     except Exception:
         log.exception("alert checks after polling %s failed", report.source)
 

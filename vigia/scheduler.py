@@ -149,7 +149,7 @@ def _daily_digest(rt: Runtime) -> None:
 
     def digest() -> None:
         try:
-            sent = send_digest(rt)
+            sent = send_digest(rt.alert_context)
         except Exception:  # the next run retries what is still due; the scheduler must go on
             log.exception("daily alert digest failed")
         else:

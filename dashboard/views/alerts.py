@@ -104,5 +104,19 @@ for alert in found:
             )
         if alert.deliveries:
             st.caption(data.md_escape(alert.deliveries))
+        for delivery_id, label in alert.uncertain:
+            # Never resent by itself (it may have arrived): a person decides.
+            note, resend = st.columns([5, 1], vertical_alignment="center")
+            note.warning(data.md_escape(label), icon=":material/help:")
+            resend.button(
+                "Reenviar",
+                key=f"resend-{delivery_id}",
+                help="Resend: se envía de nuevo en el próximo sondeo (o con el próximo resumen "
+                "diario); puede llegar dos veces",
+                icon=":material/send:",
+                on_click=data.resend,
+                args=(delivery_id,),
+                width="stretch",
+            )
         with st.expander("Evidencia completa (full evidence)"):
             st.json(alert.evidence)

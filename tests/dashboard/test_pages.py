@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import Engine, select
@@ -19,6 +20,7 @@ from tests.dashboard.seed import (
     THREAD_ROOT,
     THREAD_URL,
 )
+from vigia.storage.alerts import deliveries_of, record_uncertain
 from vigia.storage.schema import alerts
 
 
@@ -172,3 +174,33 @@ def test_sources_page_marks_stale_and_unhealthy_sources(app: Render) -> None:
     assert table.loc["vellora-reviews", "Estado"] == "Pendiente (not polled yet)"
     assert metrics(at)["No saludables (unhealthy)"][0] == "1"
     assert "HTTP 503 from foro.example.org" in at.code[0].value
+
+
+def test_an_unconfirmed_email_is_shown_and_the_resend_button_makes_it_due(
+    app: Render, seeded: tuple[Path, Engine]
+) -> None:
+    _, engine = seeded
+    # The manager's e-mail reached the server, which never confirmed it (a timeout after DATA).
+    with engine.begin() as conn:
+        spike_id = conn.execute(
+            select(alerts.c.id).where(alerts.c.rule == "negative_spike")
+        ).scalar_one()
+        (boss,) = [d for d in deliveries_of(conn, spike_id) if d.recipient.startswith("direccion")]
+        record_uncertain(
+            conn, boss.id, datetime.now(UTC), "SMTP server mail.example:25 never confirmed it"
+        )
+    at = app("views/alerts.py")
+    (caption,) = [c.value for c in at.caption if "Avisos enviados" in c.value]
+    assert "1/2" in caption and "1 sin confirmar" in caption
+    (warning,) = [w.value for w in at.warning if "Sin confirmar" in w.value]
+    assert "direccion@example\\.com" in warning and "never confirmed it" in warning
+    assert "No se reenvía solo" in warning
+
+    at.button(key=f"resend-{boss.id}").click().run()
+    assert not at.exception
+    with engine.connect() as conn:
+        (after,) = [d for d in deliveries_of(conn, spike_id) if d.id == boss.id]
+    assert after.pending and not after.uncertain and not after.ok
+    # The page re-reads at once: nothing unconfirmed any more, no button to press twice.
+    assert not [b for b in at.button if b.key == f"resend-{boss.id}"]
+    assert not [w for w in at.warning if "Sin confirmar" in w.value]

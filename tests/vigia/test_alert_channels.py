@@ -13,6 +13,7 @@ from tests.vigia.alert_scenario import (
     START,
     SimClock,
     SmtpSink,
+    alerting,
     history,
     negatives,
     smtp_settings,
@@ -22,7 +23,7 @@ from tests.vigia.alert_scenario import (
 from vigia.alerts.channels import deliver_due
 from vigia.alerts.detect import check_after_poll
 from vigia.alerts.digest import send_digest
-from vigia.pipeline import PollReport, Runtime
+from vigia.pipeline import Runtime
 from vigia.scheduler import build_scheduler
 from vigia.storage.alerts import deliveries_of, list_alerts
 
@@ -45,7 +46,7 @@ def test_generic_webhook_receives_the_alert_as_json_once(settings_factory, repla
     rt, clock = spiking(settings, {"Vellora": 15})
     try:
         for _ in range(3):  # the spike goes on over three polls
-            check_after_poll(rt, PollReport("history", brands={"Vellora"}))
+            check_after_poll(alerting(rt), "history", brands={"Vellora"})
             clock.advance(minutes=5)
     finally:
         rt.close()
@@ -67,7 +68,7 @@ def test_failed_webhook_is_recorded_and_retried_until_it_succeeds(settings_facto
     settings = settings_factory(alerts={"webhooks": [{"name": "ops", "url": f"{replay.url}/hook"}]})
     rt, clock = spiking(settings, {"Vellora": 15})
     try:
-        check_after_poll(rt, PollReport("history", brands={"Vellora"}))
+        check_after_poll(alerting(rt), "history", brands={"Vellora"})
         with rt.engine.connect() as conn:
             (alert,) = list_alerts(conn)
             (delivery,) = deliveries_of(conn, alert.id)
@@ -77,9 +78,9 @@ def test_failed_webhook_is_recorded_and_retried_until_it_succeeds(settings_facto
         )
 
         clock.advance(minutes=2)
-        assert [a.error for a in deliver_due(rt)] == [None]
+        assert [a.error for a in deliver_due(alerting(rt))] == [None]
         clock.advance(minutes=10)
-        assert deliver_due(rt) == []
+        assert deliver_due(alerting(rt)) == []
         with rt.engine.connect() as conn:
             (delivery,) = deliveries_of(conn, alert.id)
         assert delivery.ok and delivery.attempts == 2
@@ -108,7 +109,7 @@ def test_apprise_urls_and_per_recipient_minimum_severity(settings_factory, repla
     )
     rt, _ = spiking(settings, {"Vellora": 8})
     try:
-        (outcome,) = check_after_poll(rt, PollReport("history", brands={"Vellora"}))
+        (outcome,) = check_after_poll(alerting(rt), "history", brands={"Vellora"})
     finally:
         rt.close()
     assert outcome.severity == "warning"
@@ -123,8 +124,8 @@ def test_outbox_writes_each_message_as_an_eml_file(settings_factory, tmp_path):
     settings = settings_factory(alerts={"outbox": "outbox", "recipients": ["cm@example.com"]})
     rt, _ = spiking(settings, {"Vellora": 15})
     try:
-        check_after_poll(rt, PollReport("history", brands={"Vellora"}))
-        check_after_poll(rt, PollReport("history", brands={"Vellora"}))
+        check_after_poll(alerting(rt), "history", brands={"Vellora"})
+        check_after_poll(alerting(rt), "history", brands={"Vellora"})
     finally:
         rt.close()
     (path,) = (tmp_path / "outbox").iterdir()
@@ -167,7 +168,7 @@ def test_spreading_thread_alert_carries_the_threads_growth(settings_factory, rep
     ]
     try:
         store(rt, [root, *replies], source="forum")
-        outcomes = check_after_poll(rt, PollReport("forum", brands={"Vellora"}))
+        outcomes = check_after_poll(alerting(rt), "forum", brands={"Vellora"})
     finally:
         rt.close()
     assert [(o.rule, o.subject) for o in outcomes] == [("spreading_thread", "forum:t1")]
@@ -200,7 +201,7 @@ def test_digest_collects_warnings_while_critical_alerts_go_at_once(settings_fact
         rt, clock = spiking(settings, {"Vellora": 6, "Brisa": 8, "Nimbo": 30})
         try:
             outcomes = check_after_poll(
-                rt, PollReport("history", brands={"Vellora", "Brisa", "Nimbo"})
+                alerting(rt), "history", brands={"Vellora", "Brisa", "Nimbo"}
             )
             assert sorted((o.subject, o.severity) for o in outcomes) == [
                 ("Brisa", "warning"),
@@ -213,8 +214,10 @@ def test_digest_collects_warnings_while_critical_alerts_go_at_once(settings_fact
             ] * 2
 
             clock.advance(hours=20)
-            assert send_digest(rt) == 1
-            assert send_digest(rt) == 0  # the queue is cleared only by the send that succeeded
+            assert send_digest(alerting(rt)) == 1
+            assert (
+                send_digest(alerting(rt)) == 0
+            )  # the queue is cleared only by the send that succeeded
             (digest,) = sink.to("cm@example.com")[1:]
             assert sink.to("direccion@example.com")[1:] == []
             assert digest["Subject"] == "[Vigía] Resumen diario · 2 avisos"
@@ -227,3 +230,30 @@ def test_digest_collects_warnings_while_critical_alerts_go_at_once(settings_fact
             assert str(jobs["alerts:digest"].trigger).startswith("cron[")
         finally:
             rt.close()
+
+
+def test_webhook_retry_after_a_timeout_carries_the_same_idempotency_key(settings_factory, replay):
+    # The receiver takes the first POST but answers after the client gave up; the retry must
+    # let it see that this is the same notification.
+    replay.route("/hook", Reply(b"ok", delay=1.0), Reply(b"ok"))
+    settings = settings_factory(
+        alerts={"webhooks": [{"name": "ops", "url": f"{replay.url}/hook"}]},
+        http={"timeout": 0.3, "retries": 0, "backoff_base": 0.01, "min_interval_per_host": 0},
+    )
+    rt, clock = spiking(settings, {"Vellora": 15})
+    try:
+        check_after_poll(alerting(rt), "history", brands={"Vellora"})
+        with rt.engine.connect() as conn:
+            (alert,) = list_alerts(conn)
+            (delivery,) = deliveries_of(conn, alert.id)
+        assert delivery.pending and "ReadTimeout" in (delivery.error or "")
+
+        clock.advance(minutes=2)
+        assert [a.error for a in deliver_due(alerting(rt))] == [None]
+    finally:
+        rt.close()
+    first, second = replay.hits("/hook")
+    key = first.headers["Idempotency-Key"]
+    assert key == f"vigia-{alert.id}-1-{delivery.id}"
+    assert second.headers["Idempotency-Key"] == key
+    assert json.loads(first.body) == json.loads(second.body)

@@ -9,6 +9,7 @@ from tests.vigia.alert_scenario import (
     START,
     SimClock,
     SmtpSink,
+    alerting,
     free_port,
     history,
     html_part,
@@ -18,7 +19,7 @@ from tests.vigia.alert_scenario import (
     text_part,
 )
 from vigia.alerts.detect import check_after_poll
-from vigia.pipeline import PollReport, Runtime
+from vigia.pipeline import Runtime
 from vigia.storage.alerts import deliveries_of, list_alerts
 
 # The most negative mention of the burst, so it leads the list; its text and link are hostile.
@@ -52,7 +53,7 @@ def test_spike_email_as_received_by_a_real_smtp_server(settings_factory):
     with SmtpSink() as sink:
         rt, _ = spike_runtime(settings_factory, sink.port)
         try:
-            check_after_poll(rt, PollReport("history", brands={"Vellora"}))
+            check_after_poll(alerting(rt), "history", brands={"Vellora"})
         finally:
             rt.close()
         # 15 negatives against a baseline of 0.5: critical, so the managers get it too.
@@ -91,7 +92,7 @@ def test_english_subject_and_body(settings_factory):
     with SmtpSink() as sink:
         rt, _ = spike_runtime(settings_factory, sink.port, language="en")
         try:
-            check_after_poll(rt, PollReport("history", brands={"Vellora"}))
+            check_after_poll(alerting(rt), "history", brands={"Vellora"})
         finally:
             rt.close()
         message = sink.to("cm@example.com")[0]
@@ -105,7 +106,7 @@ def test_dead_smtp_server_is_recorded_and_a_later_poll_delivers_exactly_once(set
     port = free_port()  # nothing listens here yet
     rt, clock = spike_runtime(settings_factory, port)
     try:
-        check_after_poll(rt, PollReport("history", brands={"Vellora"}))
+        check_after_poll(alerting(rt), "history", brands={"Vellora"})
         with rt.engine.connect() as conn:
             (alert,) = list_alerts(conn)
             deliveries = deliveries_of(conn, alert.id)
@@ -122,12 +123,12 @@ def test_dead_smtp_server_is_recorded_and_a_later_poll_delivers_exactly_once(set
         with SmtpSink(port) as sink:
             # Within the back-off nothing is tried again …
             clock.advance(seconds=30)
-            check_after_poll(rt, PollReport("history"))
+            check_after_poll(alerting(rt), "history")
             assert sink.messages == []
             # … after it, the next poll delivers; the polls after that send nothing more.
             for _ in range(3):
                 clock.advance(minutes=5)
-                check_after_poll(rt, PollReport("history", brands={"Vellora"}))
+                check_after_poll(alerting(rt), "history", brands={"Vellora"})
             assert len(sink.to("cm@example.com")) == 1
             assert len(sink.to("direccion@example.com")) == 1
             assert len(sink.messages) == 2

@@ -9,29 +9,40 @@ Channels, each one row per recipient in the delivery log:
 * ``outbox``  the ``alerts.outbox`` folder: each message written as an .eml file
 
 A webhook is named in the log, never by its URL, because chat URLs carry tokens.
+
+E-mail is sent exactly once as far as SMTP allows (see :mod:`vigia.alerts.email`): each
+message's outcome is recorded as soon as it is known; a message the server may have taken
+without confirming it is recorded as uncertain and never resent by itself, and one never tried
+is handed back. Webhook POSTs carry an ``Idempotency-Key`` that is the same on every retry of a
+delivery, so a receiver that honours it acts once even when a timed-out POST had arrived.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import time
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from email.generator import BytesGenerator
+from email.message import EmailMessage
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 import apprise
 import httpx
 
 from collectors.http import USER_AGENT
-from vigia.alerts.email import build_email, send_emails
+from vigia.alerts.context import AlertContext
+from vigia.alerts.email import Outcome, SendResult, build_email, send_emails
 from vigia.alerts.policy import SEVERITY_RANK
 from vigia.alerts.render import Rendered, render_alert
-from vigia.config import Settings, WebhookConfig
+from vigia.config import Settings, SmtpConfig, WebhookConfig
 from vigia.storage.alerts import (
+    CLAIM_TTL,
     AlertRow,
     Delivery,
     claim_delivery,
@@ -39,23 +50,27 @@ from vigia.storage.alerts import (
     due_deliveries,
     get_alert,
     record_attempt,
+    record_uncertain,
+    release_delivery,
 )
-
-if TYPE_CHECKING:
-    from vigia.pipeline import Runtime
 
 log = logging.getLogger(__name__)
 
 IMMEDIATE = ("email", "webhook", "apprise", "outbox")
 DEFAULT_SENDER = "Vigía <vigia@localhost>"
+# Claims last CLAIM_TTL: a batch still sending after half of it hands the rest back, so no other
+# worker can take over a delivery this one might still send.
+SEND_BUDGET = (CLAIM_TTL / 2).total_seconds()
 
 
 @dataclass(frozen=True, slots=True)
 class Attempt:
-    """The outcome of one delivery attempt: None for `error` means delivered."""
+    """The outcome of one delivery attempt: None for `error` means delivered; `uncertain`, that
+    it may have been (the mail server never confirmed it), so it waits for a person."""
 
     delivery: Delivery
     error: str | None
+    uncertain: bool = False
 
 
 def targets(settings: Settings, severity: str, managers: bool) -> list[tuple[str, str]]:
@@ -77,32 +92,36 @@ def targets(settings: Settings, severity: str, managers: bool) -> list[tuple[str
     return list(dict.fromkeys(found))
 
 
-def deliver_due(rt: Runtime, channels: Iterable[str] = IMMEDIATE) -> list[Attempt]:
-    """Send every due delivery of `channels` once; each outcome is recorded as soon as known."""
-    now = rt.clock()
-    with rt.engine.begin() as conn:
+def deliver_due(ctx: AlertContext, channels: Iterable[str] = IMMEDIATE) -> list[Attempt]:
+    """Send every due delivery of `channels` once; each outcome is recorded as soon as known.
+
+    Deliveries handed back untried (a lost SMTP connection) are not among the attempts.
+    """
+    now = ctx.clock()
+    with ctx.engine.begin() as conn:
         due = due_deliveries(conn, now, list(channels))
         claimed = [d for d in due if claim_delivery(conn, d.id, now)]
         alerts = {d.alert_id: get_alert(conn, d.alert_id) for d in claimed}
     if not claimed:
         return []
     rendered = {
-        alert_id: _render(rt.settings, alert) for alert_id, alert in alerts.items() if alert
+        alert_id: _render(ctx.settings, alert) for alert_id, alert in alerts.items() if alert
     }
     attempts: list[Attempt] = []
     emails = [d for d in claimed if d.channel == "email" and d.alert_id in rendered]
-    attempts += _send_email_batch(rt, emails, alerts, rendered)
+    attempts += _send_email_batch(ctx, emails, alerts, rendered)
     for delivery in claimed:
         alert = alerts.get(delivery.alert_id)
         if delivery in emails or alert is None:
             continue
-        if delivery.channel != "outbox" and _hook(rt.settings, delivery.recipient) is None:
+        if delivery.channel != "outbox" and _hook(ctx.settings, delivery.recipient) is None:
             # The webhook left config.yaml: nobody to send to, ever. Keep the row as a record.
-            with rt.engine.begin() as conn:
+            with ctx.engine.begin() as conn:
                 drop_delivery(conn, delivery.id, now, f"{delivery.recipient}: no longer configured")
             continue
-        error = _send_one(rt.settings, delivery, alert, rendered[alert.id])
-        _record(rt, delivery, error)
+        error = _send_one(ctx.settings, delivery, alert, rendered[alert.id])
+        result = SendResult(Outcome.FAILED, error) if error else SendResult(Outcome.SENT)
+        record_result(ctx, [delivery], result)
         attempts.append(Attempt(delivery, error))
     return attempts
 
@@ -113,34 +132,103 @@ def _render(settings: Settings, alert: AlertRow) -> Rendered:
 
 
 def _send_email_batch(
-    rt: Runtime,
+    ctx: AlertContext,
     deliveries: list[Delivery],
     alerts: dict[int, AlertRow | None],
     rendered: dict[int, Rendered],
 ) -> list[Attempt]:
     if not deliveries:
         return []
-    smtp = rt.settings.smtp
+    smtp = ctx.settings.smtp
     if smtp is None:
-        errors: list[str | None] = ["no smtp: section in the configuration"] * len(deliveries)
-    else:
-        messages = [
+        error = "no smtp: section in the configuration"
+        for delivery in deliveries:
+            record_result(ctx, [delivery], SendResult(Outcome.FAILED, error))
+        return [Attempt(d, error) for d in deliveries]
+    outgoing = [
+        (
             build_email(
                 rendered[d.alert_id],
                 smtp.sender,
                 d.recipient,
-                rt.clock(),
+                ctx.clock(),
                 alert_key=alerts[d.alert_id].key,  # type: ignore[union-attr]
                 message_id=_message_id(d),
+            ),
+            [d],
+        )
+        for d in deliveries
+    ]
+    return [
+        Attempt(delivery, result.error, uncertain=result.outcome is Outcome.UNCERTAIN)
+        for (delivery,), result in send_and_record(ctx, smtp, outgoing)
+        if result.outcome is not Outcome.NOT_TRIED
+    ]
+
+
+def send_and_record(
+    ctx: AlertContext,
+    smtp: SmtpConfig,
+    outgoing: Sequence[tuple[EmailMessage, Sequence[Delivery]]],
+    retry_at: datetime | None = None,
+) -> list[tuple[Sequence[Delivery], SendResult]]:
+    """Send each message and record its outcome on the (claimed) deliveries it carries the moment
+    it is known, so a crash mid-batch never leaves a sent message looking unsent.
+
+    Messages past the batch's time budget are handed back untried. `retry_at` is passed on to
+    :func:`record_attempt` for failed ones. Returns each message's deliveries and result.
+    """
+    started = time.monotonic()
+    results = send_emails(smtp, [message for message, _ in outgoing])
+    done: list[tuple[Sequence[Delivery], SendResult]] = []
+    try:
+        for (_, deliveries), result in zip(outgoing, results, strict=False):
+            record_result(ctx, deliveries, result, retry_at)
+            done.append((deliveries, result))
+            if time.monotonic() - started > SEND_BUDGET:
+                break
+    finally:
+        results.close()  # quits the SMTP connection
+    for _, deliveries in outgoing[len(done) :]:
+        record_result(ctx, deliveries, SendResult(Outcome.NOT_TRIED))
+        done.append((deliveries, SendResult(Outcome.NOT_TRIED)))
+    return done
+
+
+def record_result(
+    ctx: AlertContext,
+    deliveries: Sequence[Delivery],
+    result: SendResult,
+    retry_at: datetime | None = None,
+) -> None:
+    """Store one send's outcome on its claimed deliveries: done, failed (due again after its
+    back-off, or at `retry_at`), uncertain (not due again), or never tried (due again at once)."""
+    now = ctx.clock()
+    what = {
+        Outcome.FAILED: "failed",
+        Outcome.UNCERTAIN: "may have been delivered, unconfirmed; not resent by itself",
+        Outcome.NOT_TRIED: "not tried, due again",
+    }.get(result.outcome)
+    for delivery in deliveries:
+        if what:
+            (log.info if result.outcome is Outcome.NOT_TRIED else log.warning)(
+                "alert %d: %s delivery to %s %s: %s",
+                delivery.alert_id,
+                delivery.channel,
+                delivery.recipient,
+                what,
+                result.error or "an earlier message lost the connection",
             )
-            for d in deliveries
-        ]
-        errors = send_emails(smtp, messages)
-    attempts = []
-    for delivery, error in zip(deliveries, errors, strict=True):
-        _record(rt, delivery, error)
-        attempts.append(Attempt(delivery, error))
-    return attempts
+    with ctx.engine.begin() as conn:
+        for delivery in deliveries:
+            if result.outcome is Outcome.SENT:
+                record_attempt(conn, delivery.id, now, None)
+            elif result.outcome is Outcome.FAILED:
+                record_attempt(conn, delivery.id, now, result.error or "failed", retry_at)
+            elif result.outcome is Outcome.UNCERTAIN:
+                record_uncertain(conn, delivery.id, now, result.error or "unconfirmed")
+            else:
+                release_delivery(conn, delivery.id, now)
 
 
 def _send_one(
@@ -155,22 +243,13 @@ def _send_one(
         return f"webhook {hook.name}: no URL; set url in config.yaml or {hook.env_name}"
     if delivery.channel == "webhook":
         return post_webhook(
-            url, webhook_payload(alert, message, delivery), settings.http.timeout, hook.name
+            url,
+            webhook_payload(alert, message, delivery),
+            settings.http.timeout,
+            hook.name,
+            idempotency_key=idempotency_key(delivery),
         )
     return notify_apprise(url, message, alert.severity, settings.http.timeout, hook.name)
-
-
-def _record(rt: Runtime, delivery: Delivery, error: str | None) -> None:
-    if error:
-        log.warning(
-            "alert %d: %s delivery to %s failed: %s",
-            delivery.alert_id,
-            delivery.channel,
-            delivery.recipient,
-            error,
-        )
-    with rt.engine.begin() as conn:
-        record_attempt(conn, delivery.id, rt.clock(), error)
 
 
 def webhook_payload(alert: AlertRow, message: Rendered, delivery: Delivery) -> dict[str, Any]:
@@ -197,17 +276,28 @@ def webhook_payload(alert: AlertRow, message: Rendered, delivery: Delivery) -> d
     }
 
 
-def post_webhook(url: str, payload: dict[str, Any], timeout: float, name: str) -> str | None:
+def post_webhook(
+    url: str,
+    payload: dict[str, Any],
+    timeout: float,
+    name: str,
+    idempotency_key: str | None = None,
+) -> str | None:
     """POST `payload` as JSON; None on a 2xx answer, else the error (naming the host, not the URL).
 
     No inline retries: a POST may have been acted on, and the delivery log retries later anyway.
+    `idempotency_key`, the same on every retry of one delivery, goes in an ``Idempotency-Key``
+    header, so a receiver that honours it acts once on a POST that timed out yet arrived.
     """
     host = urlsplit(url).hostname or "?"
+    headers = {"Content-Type": "application/json; charset=utf-8", "User-Agent": USER_AGENT}
+    if idempotency_key:
+        headers["Idempotency-Key"] = idempotency_key
     try:
         response = httpx.post(
             url,
             content=json.dumps(payload, ensure_ascii=False, default=str).encode("utf-8"),
-            headers={"Content-Type": "application/json; charset=utf-8", "User-Agent": USER_AGENT},
+            headers=headers,
             timeout=timeout,
         )
     except httpx.HTTPError as exc:
@@ -220,7 +310,11 @@ def post_webhook(url: str, payload: dict[str, Any], timeout: float, name: str) -
 def notify_apprise(
     url: str, message: Rendered, severity: str, timeout: float, name: str
 ) -> str | None:
-    """Send through Apprise (Slack, Telegram, Teams …); None when it reports success."""
+    """Send through Apprise (Slack, Telegram, Teams …); None when it reports success.
+
+    Apprise has no way to add an idempotency header or key, and chat services offer none: a
+    notification that timed out but arrived is posted again on the delivery's retry.
+    """
     notifier = apprise.Apprise()
     with warnings.catch_warnings():
         # Apprise loads its plugins on first use; its PGP helper imports the stdlib `imghdr`,
@@ -282,3 +376,8 @@ def _channel_of(hook: WebhookConfig) -> str:
 
 def _message_id(delivery: Delivery) -> str:
     return f"<vigia.{delivery.alert_id}.{delivery.round}.{delivery.id}@vigia.local>"
+
+
+def idempotency_key(delivery: Delivery) -> str:
+    """The same for every try of one delivery, different for every other delivery."""
+    return f"vigia-{delivery.alert_id}-{delivery.round}-{delivery.id}"

@@ -3,17 +3,21 @@
 The detectors (analysis/) judge plain data read here from the store; the policy decides what a
 finding does to the alert log (new, update, escalate, reopen, suppress); notifying decisions
 plan deliveries in the same transaction, and the due deliveries are then sent. Every "now" is
-the runtime's clock, so a replay with a simulated clock alerts as production would.
+the context's clock, so a replay with a simulated clock alerts as production would.
+
+Several workers may detect at once (threads of one process, or processes sharing the
+database): each decision reads the alert log, decides and writes in one transaction that first
+takes a database-wide lock (:func:`vigia.storage.engine.lock_transaction`), so two of them can
+never both see "no alert yet", or both escalate the same alert and plan two notification rounds.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.engine import Connection
@@ -27,6 +31,7 @@ from analysis.threads import (
 )
 from timeutil import hour_of, naive_utc, utc
 from vigia.alerts.channels import deliver_due, targets
+from vigia.alerts.context import AlertContext
 from vigia.alerts.policy import (
     AlertPolicy,
     AlertState,
@@ -45,11 +50,9 @@ from vigia.storage.alerts import (
     set_alert_state,
     update_alert,
 )
+from vigia.storage.engine import lock_transaction
 from vigia.storage.schema import engagement_snapshots, hourly_rollup, mentions
 from vigia.storage.sources import load_health
-
-if TYPE_CHECKING:
-    from vigia.pipeline import PollReport, Runtime
 
 log = logging.getLogger(__name__)
 
@@ -61,9 +64,8 @@ TOP_MENTIONS = 5
 SPARK_HOURS = 24
 _MAX_THREAD_POSTS = 50_000
 _CHUNK = 500
-# Sources poll in parallel threads; deciding and storing one finding must not interleave with
-# another's, or two polls could both see "no alert yet" for the same crisis.
-_DECIDE_LOCK = threading.Lock()
+# The lock every alert decision takes (PostgreSQL advisory lock key, "alrt"; SQLite has one).
+DECISIONS_LOCK = 0x616C7274
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,26 +92,36 @@ class AlertOutcome:
     severity: Severity
 
 
-def check_after_poll(rt: Runtime, report: PollReport) -> list[AlertOutcome]:
-    """Run every rule the poll behind `report` may have changed, then send due deliveries."""
-    now = utc(rt.clock())
+def check_after_poll(
+    ctx: AlertContext,
+    source: str,
+    *,
+    failed: bool = False,
+    brands: Iterable[str] = (),
+    updated: int = 0,
+) -> list[AlertOutcome]:
+    """Run every rule a poll of `source` may have changed, then send due deliveries.
+
+    `failed`: the poll failed; `brands`: of the new mentions; `updated`: known posts whose
+    engagement moved (their brands come from the store).
+    """
+    now = utc(ctx.clock())
     outcomes: list[AlertOutcome] = []
-    if report.deferred_until is None:
-        outcomes += check_source_health(rt, report.source, report.error is not None, now)
-    for brand in sorted(_brands_touched(rt, report, now)):
-        outcomes += check_brand(rt, brand, now)
-    deliver_due(rt)
+    outcomes += check_source_health(ctx, source, failed, now)
+    for brand in sorted(_brands_touched(ctx, source, brands, updated, now)):
+        outcomes += check_brand(ctx, brand, now)
+    deliver_due(ctx)
     return outcomes
 
 
-def check_brand(rt: Runtime, brand: str, now: datetime) -> list[AlertOutcome]:
+def check_brand(ctx: AlertContext, brand: str, now: datetime) -> list[AlertOutcome]:
     """Spike and spreading-thread rules for one brand at `now`."""
     now = utc(now)
-    alerts_cfg = rt.settings.alerts
+    alerts_cfg = ctx.settings.alerts
     spike_params = alerts_cfg.spike_params()
     thread_params = alerts_cfg.thread_params()
     findings: list[Finding] = []
-    with rt.engine.connect() as conn:
+    with ctx.engine.connect() as conn:
         series = hourly_series(conn, brand, now, _lookback(spike_params))
         recent = counts_between(conn, brand, now - spike_params.fast_window, now)
         spike = detect_spike(series, now, spike_params, recent)
@@ -134,26 +146,31 @@ def check_brand(rt: Runtime, brand: str, now: datetime) -> list[AlertOutcome]:
         posts, snapshots = thread_data(conn, brand, now - THREAD_LOOKBACK, now)
     for thread in detect_spreading_threads(posts, snapshots, now, thread_params):
         findings.append(_thread_finding(brand, thread, posts, thread_params.series_step))
-    return [apply_finding(rt, finding, now) for finding in findings]
+    return [apply_finding(ctx, finding, now) for finding in findings]
 
 
 def check_source_health(
-    rt: Runtime, source: str, failed: bool, now: datetime
+    ctx: AlertContext, source: str, failed: bool, now: datetime
 ) -> list[AlertOutcome]:
     """Raise `source_unhealthy` after `http.unhealthy_after` failed polls; resolve it on success."""
     now = utc(now)
     if not failed:
-        with _DECIDE_LOCK, rt.engine.begin() as conn:
+        with ctx.engine.connect() as conn:
             previous = latest_alert(conn, SOURCE, source)
+        if previous is None or previous.state is AlertState.RESOLVED:
+            return []  # the usual case, without taking the decisions' lock at every poll
+        with ctx.engine.begin() as conn:
+            lock_transaction(conn, DECISIONS_LOCK)
+            previous = latest_alert(conn, SOURCE, source)  # again, under the lock
             if previous is not None and previous.state is not AlertState.RESOLVED:
                 set_alert_state(conn, previous.id, AlertState.RESOLVED, now)
                 log.info("source %s collects again: alert %d resolved", source, previous.id)
         return []
-    with rt.engine.connect() as conn:
+    with ctx.engine.connect() as conn:
         health = load_health(conn, source)
-    if health.consecutive_failures < rt.settings.http.unhealthy_after:
+    if health.consecutive_failures < ctx.settings.http.unhealthy_after:
         return []
-    configured = next((s for s in rt.settings.sources if s.name == source), None)
+    configured = next((s for s in ctx.settings.sources if s.name == source), None)
     evidence = {
         "source": source,
         "failures": health.consecutive_failures,
@@ -164,14 +181,19 @@ def check_source_health(
     finding = Finding(
         SOURCE, source, configured.brand if configured else None, "warning", now, now, evidence
     )
-    return [apply_finding(rt, finding, now)]
+    return [apply_finding(ctx, finding, now)]
 
 
-def apply_finding(rt: Runtime, finding: Finding, now: datetime) -> AlertOutcome:
-    """Decide, store and (when the decision says so) plan notifications for one finding."""
+def apply_finding(ctx: AlertContext, finding: Finding, now: datetime) -> AlertOutcome:
+    """Decide, store and (when the decision says so) plan notifications for one finding.
+
+    The read-decide-write is one transaction holding :data:`DECISIONS_LOCK` from its first
+    statement, serialised with every other decision in any process sharing the database.
+    """
     now = utc(now)
-    settings = rt.settings
-    with _DECIDE_LOCK, rt.engine.begin() as conn:
+    settings = ctx.settings
+    with ctx.engine.begin() as conn:
+        lock_transaction(conn, DECISIONS_LOCK)
         previous = latest_alert(conn, finding.rule, finding.subject)
         decision = decide(
             previous.previous() if previous else None,
@@ -418,25 +440,27 @@ def _merge(
     )
 
 
-def _brands_touched(rt: Runtime, report: PollReport, now: datetime) -> set[str]:
-    brands = set(report.brands)
-    if report.updated:
+def _brands_touched(
+    ctx: AlertContext, source: str, brands: Iterable[str], updated: int, now: datetime
+) -> set[str]:
+    touched = set(brands)
+    if updated:
         # Engagement moved on known posts: their threads may be accelerating though nothing new
         # arrived, and known posts are not re-analysed, so their brands come from the store.
         m = mentions.c
-        with rt.engine.connect() as conn:
-            brands.update(
+        with ctx.engine.connect() as conn:
+            touched.update(
                 conn.execute(
                     select(m.brand)
                     .where(
-                        m.source == report.source,
+                        m.source == source,
                         m.brand.is_not(None),
                         m.published_at >= naive_utc(now - THREAD_LOOKBACK),
                     )
                     .distinct()
                 ).scalars()
             )
-    return brands
+    return touched
 
 
 def _lookback(params: SpikeParams) -> int:

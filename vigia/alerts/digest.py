@@ -1,16 +1,21 @@
 """The daily digest: warnings held back from one-by-one e-mail, sent as one message per recipient.
 
 Like Huginn's digest agent, the queue (due ``digest`` deliveries) is cleared only by a send that
-succeeded; a failed digest leaves its deliveries due for the next run.
+succeeded; a failed digest leaves its deliveries due for the next run. Digests go through the
+same send path as single alerts, with the same guarantees: a digest the mail server may have
+taken without confirming it marks its deliveries uncertain (resent only by a person, with the
+next digest), and one never tried leaves them due.
 """
 
 from __future__ import annotations
 
-import logging
+import hashlib
 from collections import defaultdict
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
 
-from vigia.alerts.email import build_email, send_emails
+from vigia.alerts.channels import record_result, send_and_record
+from vigia.alerts.context import AlertContext
+from vigia.alerts.email import Outcome, SendResult, build_email
 from vigia.alerts.render import render_digest
 from vigia.storage.alerts import (
     AlertRow,
@@ -18,20 +23,14 @@ from vigia.storage.alerts import (
     claim_delivery,
     due_deliveries,
     get_alert,
-    record_attempt,
 )
 
-if TYPE_CHECKING:
-    from vigia.pipeline import Runtime
 
-log = logging.getLogger(__name__)
-
-
-def send_digest(rt: Runtime) -> int:
+def send_digest(ctx: AlertContext) -> int:
     """Send the due digest deliveries, one e-mail per recipient; returns the e-mails accepted."""
-    settings = rt.settings
-    now = rt.clock()
-    with rt.engine.begin() as conn:
+    settings = ctx.settings
+    now = ctx.clock()
+    with ctx.engine.begin() as conn:
         due = due_deliveries(conn, now, ["digest"], limit=5000)
         claimed = [d for d in due if claim_delivery(conn, d.id, now)]
         alerts = {d.alert_id: get_alert(conn, d.alert_id) for d in claimed}
@@ -43,29 +42,30 @@ def send_digest(rt: Runtime) -> int:
     smtp = settings.smtp
     recipients = sorted(by_recipient)
     if smtp is None:
-        errors: list[str | None] = ["no smtp: section in the configuration"] * len(recipients)
-    else:
-        messages = []
+        failed = SendResult(Outcome.FAILED, "no smtp: section in the configuration")
         for recipient in recipients:
-            listed: list[AlertRow] = []
-            for d in by_recipient[recipient]:
-                alert = alerts.get(d.alert_id)
-                if alert is not None and alert not in listed:
-                    listed.append(alert)
-            listed.sort(key=lambda a: (a.opened_at, a.id))
-            rendered = render_digest(
-                listed, settings.alerts.language, settings.timezone, settings.alerts.dashboard_url
-            )
-            messages.append(build_email(rendered, smtp.sender, recipient, now))
-        errors = send_emails(smtp, messages)
-    sent = 0
-    with rt.engine.begin() as conn:
-        for recipient, error in zip(recipients, errors, strict=True):
-            for delivery in by_recipient[recipient]:
-                # A failed digest stays due for the next run rather than backing off past it.
-                record_attempt(conn, delivery.id, now, error, retry_at=now)
-            if error:
-                log.warning("daily digest to %s failed: %s", recipient, error)
-            else:
-                sent += 1
-    return sent
+            record_result(ctx, by_recipient[recipient], failed, retry_at=now)
+        return 0
+    outgoing = []
+    for recipient in recipients:
+        listed: list[AlertRow] = []
+        for d in by_recipient[recipient]:
+            alert = alerts.get(d.alert_id)
+            if alert is not None and alert not in listed:
+                listed.append(alert)
+        listed.sort(key=lambda a: (a.opened_at, a.id))
+        rendered = render_digest(
+            listed, settings.alerts.language, settings.timezone, settings.alerts.dashboard_url
+        )
+        message_id = _message_id(by_recipient[recipient])
+        message = build_email(rendered, smtp.sender, recipient, now, message_id=message_id)
+        outgoing.append((message, by_recipient[recipient]))
+    # A failed digest stays due for the next run rather than backing off past it.
+    done = send_and_record(ctx, smtp, outgoing, retry_at=now)
+    return sum(result.outcome is Outcome.SENT for _, result in done)
+
+
+def _message_id(deliveries: Sequence[Delivery]) -> str:
+    """The same for the same deliveries, so a server can drop a repeated copy of one digest."""
+    ids = ",".join(str(d.id) for d in sorted(deliveries, key=lambda d: d.id))
+    return f"<vigia.digest.{hashlib.sha256(ids.encode()).hexdigest()[:20]}@vigia.local>"

@@ -5,6 +5,11 @@ same transaction that stores the alert; a sender then *claims* a due row (an ato
 UPDATE, so two pollers never send the same row), tries it and records the outcome. A failed row
 stays due with a growing back-off, so a dead mail server delays a notification but never loses
 or duplicates it; the error and the attempt count stay visible for the dashboard.
+
+A try whose outcome is unknown (the mail server took the whole message but its answer never
+came) is *uncertain*: it is not retried by itself, since the message may have arrived, and
+stays visible until a person resends it (:func:`resend_delivery`). A claimed row that was never
+tried (the connection broke on an earlier message) is handed back, due again at once.
 """
 
 from __future__ import annotations
@@ -90,6 +95,11 @@ class Delivery:
     @property
     def pending(self) -> bool:
         return not self.ok and self.next_attempt_at is not None
+
+    @property
+    def uncertain(self) -> bool:
+        """Tried, maybe delivered, never confirmed: waits for a person to resend it."""
+        return not self.ok and self.uncertain_at is not None
 
 
 def latest_alert(conn: Connection, rule: str, subject: str) -> AlertRow | None:
@@ -337,7 +347,7 @@ def record_attempt(
     d = alert_deliveries.c
     moment = naive_utc(now)
     attempts = conn.execute(select(d.attempts).where(d.id == delivery_id)).scalar_one() + 1
-    values: dict[str, Any] = {"attempted_at": moment, "attempts": attempts}
+    values: dict[str, Any] = {"attempted_at": moment, "attempts": attempts, "uncertain_at": None}
     if error is None:
         values.update(ok=True, error=None, delivered_at=moment, next_attempt_at=None)
     else:
@@ -345,6 +355,78 @@ def record_attempt(
         retry = naive_utc(retry_at) if retry_at is not None else moment + delay
         values.update(ok=False, error=error[:2000], next_attempt_at=retry)
     conn.execute(update(alert_deliveries).where(d.id == delivery_id).values(values))
+
+
+def record_uncertain(conn: Connection, delivery_id: int, now: datetime, error: str) -> None:
+    """Record a try that may have delivered: the server had the whole message but never said so.
+
+    Not due again (resending by itself could deliver it twice); the error stays for the
+    dashboard, which offers to resend it.
+    """
+    d = alert_deliveries.c
+    moment = naive_utc(now)
+    conn.execute(
+        update(alert_deliveries)
+        .where(d.id == delivery_id)
+        .values(
+            attempted_at=moment,
+            attempts=d.attempts + 1,
+            ok=False,
+            error=error[:2000],
+            uncertain_at=moment,
+            next_attempt_at=None,
+        )
+    )
+
+
+def release_delivery(conn: Connection, delivery_id: int, now: datetime) -> None:
+    """Hand back a claimed delivery that was never tried: due again at once, no attempt counted."""
+    d = alert_deliveries.c
+    conn.execute(
+        update(alert_deliveries)
+        .where(d.id == delivery_id, d.ok.is_(False), d.next_attempt_at.is_not(None))
+        .values(next_attempt_at=naive_utc(now))
+    )
+
+
+def resend_delivery(conn: Connection, delivery_id: int, now: datetime) -> Delivery:
+    """Make an uncertain (or given-up) delivery due at `now`: a person chose a possible second
+    copy over a possible loss. This is the only way an uncertain delivery is sent again.
+
+    Raises KeyError for an unknown id, and ValueError for a delivery that was delivered or is
+    still due or being sent (sending it now could duplicate it).
+    """
+    d = alert_deliveries.c
+    moment = naive_utc(now)
+    changed = conn.execute(
+        update(alert_deliveries)
+        .where(d.id == delivery_id, d.ok.is_(False), d.next_attempt_at.is_(None))
+        .values(uncertain_at=None, next_attempt_at=moment)
+    ).rowcount
+    row = conn.execute(select(alert_deliveries).where(d.id == delivery_id)).mappings().first()
+    if row is None:
+        raise KeyError(f"no delivery with id {delivery_id}")
+    delivery = Delivery(**row)
+    if changed != 1:
+        if delivery.ok:
+            raise ValueError(f"delivery {delivery_id} was delivered; it is not sent again")
+        raise ValueError(f"delivery {delivery_id} is already due to be sent; nothing to do")
+    return delivery
+
+
+def uncertain_deliveries(
+    conn: Connection, alert_ids: Sequence[int] | None = None
+) -> list[Delivery]:
+    """Deliveries that may have arrived but were never confirmed (of `alert_ids`, or all)."""
+    d = alert_deliveries.c
+    query = (
+        select(alert_deliveries)
+        .where(d.ok.is_(False), d.uncertain_at.is_not(None))
+        .order_by(d.alert_id, d.round, d.id)
+    )
+    if alert_ids is not None:
+        query = query.where(d.alert_id.in_(list(alert_ids)))
+    return [Delivery(**row) for row in conn.execute(query).mappings()]
 
 
 def drop_delivery(conn: Connection, delivery_id: int, now: datetime, reason: str) -> None:

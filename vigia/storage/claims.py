@@ -42,7 +42,9 @@ def claim_source(
         .values(source=source, consecutive_failures=0, skipped_items=0)
         .on_conflict_do_nothing()
     )
-    conditions = [s.source == source, or_(s.claimed_until.is_(None), s.claimed_until <= moment)]
+    # A worker may retake its own claim: one left behind when the database went away mid-poll.
+    free = or_(s.claimed_until.is_(None), s.claimed_until <= moment, s.claimed_by == worker)
+    conditions = [s.source == source, free]
     if not ignore_schedule:
         conditions.append(or_(s.next_poll_at.is_(None), s.next_poll_at <= moment))
     due = select(s.source).where(*conditions).with_for_update(skip_locked=True)

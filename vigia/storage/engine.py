@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, Table, create_engine, event
+from sqlalchemy import Engine, Table, create_engine, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, Connection, make_url
 
@@ -66,3 +66,18 @@ def upsert(conn: Connection, table: Table) -> postgresql.Insert | sqlite.Insert:
     if conn.dialect.name == "postgresql":
         return postgresql.insert(table)
     return sqlite.insert(table)
+
+
+def lock_transaction(conn: Connection, key: int) -> None:
+    """Serialise the transaction `conn` is in with every other one taking the same lock, in any
+    process: PostgreSQL's transaction-scoped advisory lock `key`; SQLite's write lock, which is
+    the whole database's (`key` unused), taken at once by ``BEGIN IMMEDIATE``.
+
+    Call it as the transaction's first statement: pysqlite begins its own transaction lazily,
+    before the first write, so none has begun yet (and SQLite refuses a second BEGIN loudly).
+    Both locks are released at commit or rollback.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+    elif conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("BEGIN IMMEDIATE")

@@ -70,7 +70,9 @@ def save_batch(
     Re-running the same batch changes nothing (unique per source + source id). The rollups grow
     by exactly the rows this call inserted, so concurrent writers keep them equal to a GROUP BY.
     """
-    unique = list({m.source_id: m for m in fetched}.values())
+    # Every writer takes the rows in one order (by source id), so two storing the same items at
+    # once (a claim taken over from a stalled worker) wait for each other instead of deadlocking.
+    unique = sorted({m.source_id: m for m in fetched}.values(), key=_source_id)
     known = known_items(conn, source, [m.source_id for m in unique])
     fresh = [m for m in unique if m.source_id not in known]
     moved = [
@@ -88,10 +90,12 @@ def save_batch(
         brands = {a.brand for a in stored if a.brand}
         add_to_rollups(conn, stored)
         # Another worker stored some of them since we looked: refresh their counts instead.
-        moved += [m for m in fresh if m.source_id not in inserted]
+        moved = sorted(moved + [m for m in fresh if m.source_id not in inserted], key=_source_id)
     if moved:
         _update_engagement(conn, source, moved)
-    tracked = [m for m in fresh + moved if any(v is not None for v in engagement_of(m))]
+    tracked = sorted(
+        (m for m in fresh + moved if any(v is not None for v in engagement_of(m))), key=_source_id
+    )
     if tracked:
         # Known rows' ids were read above; only the rows just inserted need looking up.
         ids = {sid: row_id for sid, (row_id, _) in known.items()}
@@ -102,6 +106,10 @@ def save_batch(
             [_snapshot(ids[m.source_id], m, collected) for m in tracked if m.source_id in ids],
         )
     return SaveResult(new=len(inserted), updated=len(moved), brands=frozenset(brands))
+
+
+def _source_id(mention: Mention) -> str:
+    return mention.source_id
 
 
 def _changed(old: tuple, new: tuple) -> bool:

@@ -15,8 +15,11 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, inspect, text
+from sqlalchemy import Engine, inspect
 from sqlalchemy.engine import Connection
+
+from vigia.storage.engine import lock_transaction
+from vigia.storage.schema import metadata
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 BASELINE = "0001"  # the schema of release 0.1.0, made by create_all before migrations existed
@@ -63,10 +66,7 @@ def current(conn: Connection) -> str | None:
 def upgrade(engine: Engine, target: str = "head") -> Upgrade:
     """Migrate the database to `target` in one transaction (one per step on SQLite)."""
     with engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
-        elif conn.dialect.name == "sqlite":
-            conn.exec_driver_sql("BEGIN IMMEDIATE")  # pysqlite has not begun one yet
+        lock_transaction(conn, _LOCK_KEY)
         config = _config(conn)
         before = current(conn)
         if before is not None and MigrationContext.configure(conn).get_current_revision() is None:
@@ -75,3 +75,20 @@ def upgrade(engine: Engine, target: str = "head") -> Upgrade:
         after = MigrationContext.configure(conn).get_current_revision()
     assert after is not None
     return Upgrade(before, after)
+
+
+def restore_tables(engine: Engine) -> list[str]:
+    """Create the tables missing from a database at head (dropped by hand); their names.
+
+    A dropped table leaves ``alembic_version`` at head, so the migrations have nothing to run.
+    At head the schema is `schema.metadata` (tests/vigia/test_migrations.py checks the two
+    agree), so it makes what is missing. Serialised with upgrades by the same lock.
+    """
+    with engine.begin() as conn:
+        lock_transaction(conn, _LOCK_KEY)
+        if MigrationContext.configure(conn).get_current_revision() != head():
+            return []
+        present = set(inspect(conn).get_table_names())
+        missing = [t for t in metadata.sorted_tables if t.name not in present]
+        metadata.create_all(conn, tables=missing, checkfirst=False)
+    return [t.name for t in missing]
