@@ -20,6 +20,7 @@ import pandas as pd
 import streamlit as st
 from sqlalchemy import Engine
 
+from timeutil import naive_utc
 from vigia.config import Settings, load_settings
 from vigia.storage import open_engine, reads
 from vigia.storage.alerts import (
@@ -716,9 +717,16 @@ def source_health(now: datetime | None = None) -> pd.DataFrame:
                 "Último intento": local_time(health.last_attempt_at),
                 "Error a las": local_time(health.last_error_at),
                 "Próximo intento": local_time(health.next_poll_at),
+                "Sondeando ahora": _polling_worker(health, now),
             }
         )
     return pd.DataFrame(rows)
+
+
+def _polling_worker(health: SourceHealth, now: datetime) -> str:
+    """The worker (host:pid) polling the source right now, from its live claim; else "—"."""
+    live = health.claimed_until is not None and health.claimed_until > naive_utc(now)
+    return health.claimed_by if live and health.claimed_by else "—"
 
 
 def _duration(value: timedelta) -> str:

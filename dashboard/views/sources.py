@@ -47,6 +47,9 @@ st.dataframe(
             help="Elementos que no se pudieron leer (skipped items), acumulado"
         ),
         "Menciones 24 h": st.column_config.NumberColumn(help="Mentions stored in the last 24 h"),
+        "Sondeando ahora": st.column_config.TextColumn(
+            help="El proceso `vigia run` (equipo:pid) que la está leyendo ahora (polling now)"
+        ),
     },
 )
 

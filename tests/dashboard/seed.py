@@ -267,11 +267,16 @@ def _seed_deliveries(conn: Any, alert_id: int, now: datetime) -> None:
         record_attempt(conn, delivery.id, now, error)
 
 
+POLLING_WORKER = "vigia-2.example:4242:ab12"
+
+
 def _seed_sources(conn: Any, now: datetime) -> None:
     """vellora-news healthy, vellora-forum unhealthy (6 failures), vellora-mastodon stale;
-    vellora-reviews never polled."""
+    vellora-reviews never polled, and being polled for the first time by worker POLLING_WORKER."""
     from collectors.base import FetchState
+    from vigia.storage.claims import claim_source
 
+    claim_source(conn, "vellora-reviews", POLLING_WORKER, now, timedelta(hours=1))
     record_success(
         conn,
         "vellora-news",

@@ -17,6 +17,7 @@ from tests.dashboard.seed import (
     HOSTILE_TEXT,
     NEWEST_NEGATIVE,
     OTHER_BRAND,
+    POLLING_WORKER,
     THREAD_ROOT,
     THREAD_URL,
 )
@@ -172,6 +173,9 @@ def test_sources_page_marks_stale_and_unhealthy_sources(app: Render) -> None:
     assert "HTTP 503" in table.loc["vellora-forum", "Último error"]
     assert table.loc["vellora-mastodon", "Estado"] == "Sin éxito reciente (stale)"
     assert table.loc["vellora-reviews", "Estado"] == "Pendiente (not polled yet)"
+    # Which worker is polling a source right now, from its live claim.
+    assert table.loc["vellora-reviews", "Sondeando ahora"] == POLLING_WORKER
+    assert table.loc["vellora-news", "Sondeando ahora"] == "—"
     assert metrics(at)["No saludables (unhealthy)"][0] == "1"
     assert "HTTP 503 from foro.example.org" in at.code[0].value
 
