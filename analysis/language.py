@@ -26,6 +26,13 @@ def _identifier(allowed: tuple[str, ...]) -> LanguageIdentifier:
     return identifier
 
 
+def load_model(allowed: Sequence[str]) -> None:
+    """Load the model for `allowed` now: polls starting at once in several threads would each
+    load it (the cache does not stop concurrent first calls)."""
+    if allowed:
+        _identifier(tuple(sorted(set(allowed))))
+
+
 def clean_for_detection(text: str) -> str:
     """Drop URLs, @handles and #hashtags, and collapse whitespace."""
     return " ".join(_NOISE.sub(" ", text).split())

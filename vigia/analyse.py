@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from analysis.brands import BrandMatcher, BrandTerms
-from analysis.language import detect_language
+from analysis.language import detect_language, load_model
 from analysis.sentiment import DEFAULT_THRESHOLDS, Sentiment, Thresholds, label, score
 from analysis.topics import TopicMatcher, compile_topics
 from collectors.base import Mention
@@ -33,6 +33,7 @@ class Analyser:
             [BrandTerms(b.name, b.terms, b.exclude) for b in settings.brands]
         )
         self.languages = tuple(settings.analysis.languages)
+        load_model(self.languages)
         self.thresholds: dict[str, Thresholds] = dict(DEFAULT_THRESHOLDS)
         for lang, cut in settings.analysis.thresholds.items():
             self.thresholds[lang] = Thresholds(negative=cut.negative, positive=cut.positive)

@@ -270,6 +270,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     # One line per tick of every source would drown the poll summaries.
     for chatty in ("httpx", "alembic", "apscheduler.executors.default"):
         logging.getLogger(chatty).setLevel(logging.WARNING)
+    # A tick that finds its source's poll still running is skipped, by design: no warning each time.
+    logging.getLogger("apscheduler.scheduler").setLevel(logging.ERROR)
     try:
         return args.func(args)
     except ConfigError as exc:

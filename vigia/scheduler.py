@@ -50,7 +50,13 @@ def build_scheduler(rt: Runtime) -> BackgroundScheduler:
     enabled = sum(source.enabled for source in settings.sources)
     scheduler = BackgroundScheduler(
         timezone=zone,
-        executors={"default": ThreadPoolExecutor(min(enabled, MAX_POLL_THREADS) + 3)},
+        executors={
+            "default": ThreadPoolExecutor(min(enabled, MAX_POLL_THREADS) + 3),
+            # The renewal never queues behind polls: with more sources than poll threads, polls
+            # can fill the pool for longer than a lease, and an unrenewed claim is taken over by
+            # another worker while this one is still polling the source.
+            "claims": ThreadPoolExecutor(1),
+        },
         job_defaults={"max_instances": 1, "coalesce": True, "misfire_grace_time": 300},
     )
     now = rt.clock()
@@ -71,6 +77,7 @@ def build_scheduler(rt: Runtime) -> BackgroundScheduler:
         args=(rt,),
         id="claims:renew",
         name="renew this worker's claims",
+        executor="claims",
     )
     scheduler.add_job(
         _weekly_export,
