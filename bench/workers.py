@@ -25,14 +25,13 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +39,7 @@ import psycopg
 import yaml
 
 from bench.ingest import json_payload, rss_document, synthetic_texts
+from vigia.demo.server import LocalServer
 
 ROOT = Path(__file__).resolve().parents[1]
 # The server the benchmark databases are made on (the same default as the test suite's).
@@ -60,7 +60,7 @@ class Result:
     polls_per_worker: list[list[int]]  # each repeat: how many polls each worker ran
 
 
-class Feeds:
+class Feeds(LocalServer):
     """The benchmark's feeds on 127.0.0.1 at a free port: path -> (content type, body)."""
 
     def __init__(self, pages: Mapping[str, tuple[str, bytes]]) -> None:
@@ -76,22 +76,7 @@ class Feeds:
             def log_message(self, *_: object) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def __enter__(self) -> Feeds:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__(Handler)
 
 
 def build_feeds(sources: int, items: int) -> dict[str, tuple[str, bytes]]:

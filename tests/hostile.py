@@ -15,8 +15,10 @@ import threading
 import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
+
+from vigia.demo.server import LocalServer
 
 FEED = Path(__file__).resolve().parent / "fixtures" / "vellora-es.rss.xml"
 RSS = "application/rss+xml"
@@ -153,7 +155,7 @@ def hostile_routes() -> dict[str, Route]:
     }
 
 
-class HostileServer:
+class HostileServer(LocalServer):
     """Serves `routes` on 127.0.0.1 at a free port; use as a context manager."""
 
     def __init__(self, routes: dict[str, Route] | None = None) -> None:
@@ -181,23 +183,11 @@ class HostileServer:
             def log_message(self, *_: object) -> None:
                 pass
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True)
+        super().__init__(Handler)
 
-    @property
-    def url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def __enter__(self) -> HostileServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._httpd.shutdown()
-        self._httpd.server_close()
+    def stop(self) -> None:
+        self._stop.set()  # ends the endless and trickling bodies still being sent
+        super().stop()
 
 
 if __name__ == "__main__":

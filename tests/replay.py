@@ -12,9 +12,11 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
+
+from vigia.demo.server import LocalServer
 
 SHARED_FEEDS = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "feeds"
 
@@ -69,7 +71,7 @@ def recorded(relative: str, status: int | None = None, **overrides: str) -> Repl
     return Reply(body=body_path.read_bytes(), status=status or recorded_status, headers=headers)
 
 
-class ReplayServer:
+class ReplayServer(LocalServer):
     """Serves routes on 127.0.0.1 at a free port; use as a context manager."""
 
     def __init__(self) -> None:
@@ -91,14 +93,7 @@ class ReplayServer:
             def log_message(self, *_: object) -> None:
                 pass
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        super().__init__(Handler)
 
     def route(self, path: str, *replies: Reply) -> None:
         """Answer `path` (optionally with `?query` to match exactly) with `replies` in turn."""
@@ -146,11 +141,3 @@ class ReplayServer:
                 handler.close_connection = True
         except (BrokenPipeError, ConnectionResetError):
             pass
-
-    def __enter__(self) -> ReplayServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()

@@ -70,17 +70,14 @@ def test_rss_route_releases_items_as_their_time_comes_and_answers_304() -> None:
     now = [T0]
     timeline = build_timeline(T0, {"rss", "mastodon"})
     with DemoFeeds(timeline, clock=lambda: now[0]) as feeds, httpx.Client() as client:
-        first = client.get(feeds.base_url + RSS_PATH)
+        first = client.get(feeds.url + RSS_PATH)
         assert first.status_code == 200 and first.text.count("<item>") == len(
             timeline.released("rss", T0)
         )
         etag = first.headers["ETag"]
-        assert (
-            client.get(feeds.base_url + RSS_PATH, headers={"If-None-Match": etag}).status_code
-            == 304
-        )
+        assert client.get(feeds.url + RSS_PATH, headers={"If-None-Match": etag}).status_code == 304
         now[0] = T0 + timedelta(minutes=30)
-        later = client.get(feeds.base_url + RSS_PATH, headers={"If-None-Match": etag})
+        later = client.get(feeds.url + RSS_PATH, headers={"If-None-Match": etag})
         assert later.status_code == 200 and later.text.count("<item>") > first.text.count("<item>")
 
 

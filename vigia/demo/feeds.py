@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 from xml.sax.saxutils import escape
@@ -43,6 +42,7 @@ from vigia.demo.payloads import (
     slug,
     youtube_entry,
 )
+from vigia.demo.server import LocalServer
 from vigia.demo.story import DemoItem, Timeline
 
 Clock = Callable[[], datetime]
@@ -70,7 +70,7 @@ def _json(data: Any, headers: Mapping[str, str] | None = None) -> Reply:
 _NOT_FOUND = Reply(b'{"error": "Record not found"}', status=404)
 
 
-class DemoFeeds:
+class DemoFeeds(LocalServer):
     """Serves a Timeline on 127.0.0.1 at a free port until stopped; a context manager."""
 
     def __init__(self, timeline: Timeline, clock: Clock | None = None) -> None:
@@ -92,28 +92,7 @@ class DemoFeeds:
             def log_message(self, format: str, *args: Any) -> None:
                 pass  # the pipeline logs every poll; a line per request would drown it
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def base_url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> DemoFeeds:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    def __enter__(self) -> DemoFeeds:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        super().__init__(Handler)
 
     def answer(self, path: str, headers: Mapping[str, str]) -> Reply:
         """The reply to a GET of `path` (with its query) at the current time."""
@@ -141,7 +120,7 @@ class DemoFeeds:
             '<?xml version="1.0" encoding="UTF-8"?>\n'
             '<rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/">'
             "<channel><title>Prensa y foros: comercio online</title>"
-            f"<link>{self.base_url}/</link><description>Demo feed</description>"
+            f"<link>{self.url}/</link><description>Demo feed</description>"
             f"<language>es</language>{entries}</channel></rss>"
         )
         return Reply(body.encode(), content_type="application/rss+xml", headers=validators)
@@ -187,7 +166,7 @@ class DemoFeeds:
         statuses = self.timeline.released("mastodon", now)
         limit = min(int(query.get("limit", 20)), 40)
         page = id_page(statuses, query, limit, mastodon_id)
-        base = f"{self.base_url}/api/v1/timelines/tag/{tag}"
+        base = f"{self.url}/api/v1/timelines/tag/{tag}"
         links = []
         if page:
             links.append(
@@ -390,7 +369,7 @@ class DemoFeeds:
         number = int(page)
         chosen = reviews[(number - 1) * APPSTORE_PAGE : number * APPSTORE_PAGE]
         last = max(1, -(-len(reviews) // APPSTORE_PAGE))
-        base = f"{self.base_url}/{country}/rss/customerreviews"
+        base = f"{self.url}/{country}/rss/customerreviews"
         feed: dict[str, Any] = {
             "author": {
                 "name": {"label": "iTunes Store"},

@@ -87,7 +87,7 @@ def demo_config(
     feeds: DemoFeeds, timeline: Timeline, smtp_port: int, kinds: Collection[str]
 ) -> dict[str, Any]:
     """The demo's configuration: two brands, one source per available kind, local SMTP."""
-    base = feeds.base_url
+    base = feeds.url
     candidates: list[dict[str, Any]] = [
         {
             "name": "prensa",
@@ -305,7 +305,7 @@ English), its competitor Korvo, and a crisis in the last two hours: double charg
 failed delivery wave, with one angry thread spreading across sources.
 
   Dashboard      http://localhost:{port}  (opens in your browser; give it a few seconds)
-  Sample feeds   {feeds.base_url}  (local, no network)  sources: {sources}
+  Sample feeds   {feeds.url}  (local, no network)  sources: {sources}
   Configuration  {settings.base_dir / "config.yaml"}
   Database       {settings.resolved_database_url}
   Alert e-mails  {inbox.folder}/*.eml  (a local SMTP server receives them; open with any mail app)
