@@ -48,6 +48,9 @@ from tests.hostile import (
     whole,
 )
 from vigia.config import ConfigError, HttpConfig, parse_settings
+from vigia.pipeline import Runtime
+from vigia.scheduler import run_until_stopped
+from vigia.storage.sources import SourceHealth, load_health
 
 CAP = 2 * MiB
 DEADLINE = 3.0
@@ -370,3 +373,43 @@ def test_collect_once_against_hostile_sources_ends_with_clear_errors(
     assert "crashed" not in result["stderr"] and "Traceback" not in result["stderr"]
     assert result["returncode"] == 1, "failed sources make the exit status non-zero"
     assert result["peak_mb"] < PEAK_RSS_MB, f"peak RSS {result['peak_mb']:.0f} MB"
+
+
+SLOW = "/one-byte-a-second.xml"
+
+
+def test_a_trickling_source_holds_up_no_other_source_under_vigia_run(
+    hostile: HostileServer, runtime_factory: Callable[..., Runtime]
+) -> None:
+    # The scheduler gives each source its own thread: while one fetch trickles until its
+    # deadline, the normal feed keeps being polled at its interval.
+    rt = runtime_factory(
+        sources=[
+            {"name": "slow", "type": "rss", "url": f"{hostile.url}{SLOW}"},
+            {"name": "normal", "type": "rss", "url": f"{hostile.url}/normal.xml", "interval": "5s"},
+        ],
+        http={"deadline": "12s", "min_interval_per_host": 0, "retries": 0},
+    )
+    normal_before, slow_before = (hostile.hits.count(p) for p in ("/normal.xml", SLOW))
+    stop = threading.Event()
+    runner = threading.Thread(target=run_until_stopped, args=(rt, stop))
+    runner.start()
+    try:
+        bounded = time.monotonic() + 30
+        while time.monotonic() < bounded and hostile.hits.count("/normal.xml") < normal_before + 2:
+            time.sleep(0.1)
+        slow = load_health_of(rt, "slow")
+    finally:
+        stop.set()
+        runner.join(timeout=30)
+    assert hostile.hits.count("/normal.xml") >= normal_before + 2
+    # ... and the slow source was still inside its one fetch meanwhile.
+    assert hostile.hits.count(SLOW) == slow_before + 1
+    assert slow.last_attempt_at is None
+    assert not runner.is_alive()
+    assert "within 12 s (http.deadline)" in (load_health_of(rt, "slow").last_error or "")
+
+
+def load_health_of(rt: Runtime, source: str) -> SourceHealth:
+    with rt.engine.connect() as conn:
+        return load_health(conn, source)
