@@ -706,6 +706,7 @@ def source_health(now: datetime | None = None) -> pd.DataFrame:
             {
                 "Fuente": name,
                 "Estado": status,
+                "Sondeando ahora": _polling_worker(health, now),
                 "Último éxito": local_time(health.last_success_at),
                 "Fallos seguidos": health.consecutive_failures,
                 "Último error": health.last_error or "",
@@ -717,7 +718,6 @@ def source_health(now: datetime | None = None) -> pd.DataFrame:
                 "Último intento": local_time(health.last_attempt_at),
                 "Error a las": local_time(health.last_error_at),
                 "Próximo intento": local_time(health.next_poll_at),
-                "Sondeando ahora": _polling_worker(health, now),
             }
         )
     return pd.DataFrame(rows)
