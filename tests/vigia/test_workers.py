@@ -52,10 +52,13 @@ pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="kills workers w
 ROOT = Path(__file__).resolve().parents[2]
 INTERVAL = 5  # seconds between two polls of a source: the shortest allowed, so a run sees many
 LEASE = 6  # workers.lease: a dead worker's source is taken over within INTERVAL + LEASE
-# A poll's first request leaves the worker a little after its claim (a transaction, the state);
-# two polls of a source may therefore be a little less than INTERVAL apart on the wire, but a
-# doubled poll is less than a tick (1 s) apart.
-TOLERANCE = 0.75
+# A poll's first request leaves the worker a little after its claim (a transaction, the state,
+# and on two busy cores a wait for the GIL while another thread analyses a batch: over a second
+# was seen); two polls of a source may therefore be up to that much less than INTERVAL apart on
+# the wire. A doubled poll is concurrent (less than a tick, 1 s, apart), or shows as more polls
+# than intervals, which the rate check catches.
+TOLERANCE = 2.0
+MAX_RATE = 1.1  # polls per source per interval, as the feed server sees them
 SUMMARY = re.compile(
     r"^(?P<at>\S+ \S+) (?:INFO|WARNING) vigia\.scheduler: (?P<source>[a-z0-9_.-]+): "
     r"(?P<fetched>\d+) fetched, (?P<new>\d+) new, (?P<updated>\d+) updated",
@@ -93,7 +96,7 @@ class LoggedFeeds(DemoFeeds):
         self.release = threading.Event()
         self._lock = threading.Lock()
         # The held request's worker is killed: answering its closed socket is expected to fail.
-        self._server.handle_error = lambda request, address: None
+        self._httpd.handle_error = lambda request, address: None
 
     def answer(self, path: str, headers: Mapping[str, str]) -> Reply:
         arrived = time.time()
@@ -274,6 +277,7 @@ def assert_polls_spaced(run: Cluster, min_polls: int) -> dict[str, float]:
         assert len(times) >= min_polls, (source, times)
         assert min(gaps) >= INTERVAL - TOLERANCE, (source, [round(g, 2) for g in gaps])
         rates[source] = (len(times) - 1) / ((times[-1] - times[0]) / INTERVAL)
+        assert rates[source] <= MAX_RATE, (source, [round(g, 2) for g in gaps])
     return rates
 
 
@@ -357,17 +361,23 @@ def assert_rollups_match_mentions(engine: Engine) -> None:
     assert topic_actual == dict(topics)
 
 
-def received_emails(inbox: Inbox) -> list[tuple[str, str, str]]:
-    """(Message-ID, subject, To) of every e-mail the SMTP server received."""
+def received_emails(inbox: Inbox) -> list[tuple[str, str, str, str]]:
+    """(Message-ID, alert key, subject, To) of every e-mail the SMTP server received."""
     found = []
     for path in inbox.received:
         message = message_from_bytes(path.read_bytes())
         subject = str(make_header(decode_header(message["Subject"] or "")))
-        found.append((message["Message-ID"], subject, message["To"]))
+        found.append((message["Message-ID"], message["X-Vigia-Alert"], subject, message["To"]))
     return found
 
 
-def assert_emails_once(inbox: Inbox) -> list[tuple[str, str, str]]:
+def assert_emails_once(inbox: Inbox) -> list[tuple[str, str, str, str]]:
+    """No message received twice, and no alert notified twice at one severity to one person.
+
+    Two alerts may share a subject (two threads of one brand spreading); one alert may not: in a
+    run this short nobody resolves an alert, so a second round at one severity would be a
+    notification planned twice.
+    """
     emails = received_emails(inbox)
     doubled_ids = [k for k, n in Counter(e[0] for e in emails).items() if n > 1]
     doubled = [k for k, n in Counter(e[1:] for e in emails).items() if n > 1]
