@@ -14,6 +14,7 @@ Errors a collector may raise, all caught per source by the pipeline::
 from __future__ import annotations
 
 import hashlib
+import logging
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -23,7 +24,10 @@ from typing import Any, ClassVar
 import httpx
 from pydantic import BaseModel, ConfigDict
 
+from collectors.text import web_url
 from timeutil import utc
+
+log = logging.getLogger(__name__)
 
 
 class CollectorError(Exception):
@@ -86,6 +90,20 @@ class Mention:
     engagement: Engagement = field(default_factory=Engagement)
     rating: int | None = None
     raw: Mapping[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        # Every collector builds Mentions, so this one check keeps a `javascript:` or `data:`
+        # link of any platform out of the database: the link is dropped, the item is kept.
+        url = web_url(self.url)
+        if self.url and not url:
+            log.warning(
+                "%s: item %s: dropped a link that is not http(s): %r",
+                self.source,
+                self.source_id,
+                self.url[:60],
+            )
+        if url != self.url:
+            object.__setattr__(self, "url", url)
 
 
 @dataclass(slots=True)

@@ -20,6 +20,7 @@ import pandas as pd
 import streamlit as st
 from sqlalchemy import Engine
 
+from collectors.text import csv_cell, web_url, without_bidi
 from timeutil import naive_utc
 from vigia.config import Settings, load_settings
 from vigia.storage import open_engine, reads
@@ -27,6 +28,7 @@ from vigia.storage.alerts import (
     AlertRow,
     Delivery,
     deliveries_of,
+    get_alert,
     list_alerts,
     resend_delivery,
     set_alert_state,
@@ -237,12 +239,15 @@ def md_escape(text: str) -> str:
     return _MD_SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
 
 
-def safe_url(url: str) -> str | None:
+def safe_url(url: Any) -> str | None:
     """`url` if it is a plain http(s) link that can sit inside a markdown link, else None."""
-    url = str(url).strip()
-    if not re.match(r"^https?://[^\s]+$", url, re.IGNORECASE):
-        return None
-    return url.replace("(", "%28").replace(")", "%29")
+    link = web_url(url if isinstance(url, str) else None)
+    return link.replace("(", "%28").replace(")", "%29") if link else None
+
+
+def shown_text(value: Any) -> Any:
+    """Untrusted text (mention text, author) as the pages show it: bidi controls removed."""
+    return without_bidi(value) if isinstance(value, str) else value
 
 
 # --- trends (rollups only) ---------------------------------------------------------------------
@@ -456,9 +461,25 @@ def mentions(
     rows["language"] = rows["language"].fillna("")
     # Only plain http(s) links become clickable: a stored `javascript:` URL must never run.
     rows["url"] = rows["url"].map(safe_url)
+    for column in ("text", "author"):
+        rows[column] = rows[column].map(shown_text)
     engagement = rows[["reply_count", "repost_count", "like_count", "score"]].fillna(0)
     rows["engagement"] = engagement.sum(axis=1).astype(int)
     return rows
+
+
+# Columns of the mentions table whose text comes from outside (or from config), guarded in CSV.
+_CSV_TEXT = ("brand", "source", "language", "topics", "author", "url", "text")
+
+
+def mentions_csv(rows: pd.DataFrame) -> bytes:
+    """The mentions table as a CSV download (UTF-8 with BOM, for Excel), without the row ids;
+    text cells a spreadsheet would run as a formula get a leading `'`, numbers stay numbers."""
+    table = rows.drop(columns=["id"], errors="ignore").copy()
+    for column in _CSV_TEXT:
+        if column in table:
+            table[column] = table[column].map(csv_cell)
+    return table.to_csv(index=False).encode("utf-8-sig")
 
 
 # --- alerts ------------------------------------------------------------------------------------
@@ -537,35 +558,44 @@ def _number(key: str, value: Any) -> str | None:
 
 def alerts(f: Filters, states: Sequence[str]) -> list[AlertView]:
     """Alerts in `states` for the selected brands (and operator alerts), newest first."""
-    views = []
-    for row in _alert_rows(str(config_path()), tuple(states), f.brands):
-        evidence = row.evidence
-        deliveries = _deliveries(str(config_path()), row.id)
-        views.append(
-            AlertView(
-                id=row.id,
-                kind=RULE_NAMES.get(row.rule, row.rule.replace("_", " ")),
-                brand=row.brand,
-                subject=", ".join(map(str, evidence["sources"]))
-                if isinstance(evidence.get("sources"), list) and evidence["sources"]
-                else row.subject,
-                severity=row.severity,
-                state=row.state.value,
-                window=f"{local_time(row.window_start)} – {local_time(row.window_end, '%H:%M')}",
-                opened=local_time(row.opened_at),
-                updated=local_time(row.updated_at),
-                numbers=_ordered_numbers(evidence),
-                spark=_spark(evidence),
-                detail=evidence.get("last_error")
-                if isinstance(evidence.get("last_error"), str)
-                else None,
-                links=_links(evidence),
-                evidence=evidence,
-                deliveries=_delivery_summary(deliveries),
-                uncertain=tuple((d.id, _uncertain_label(d)) for d in deliveries if d.uncertain),
-            )
-        )
-    return views
+    return [_view(row) for row in _alert_rows(str(config_path()), tuple(states), f.brands)]
+
+
+def alert(alert_id: int) -> AlertView | None:
+    """One alert by its number, whatever its state and brand (an e-mail's link); None if unknown."""
+    row = _alert_row(str(config_path()), alert_id)
+    return _view(row) if row is not None else None
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def _alert_row(path: str, alert_id: int) -> AlertRow | None:
+    with engine().connect() as conn:
+        return get_alert(conn, alert_id)
+
+
+def _view(row: AlertRow) -> AlertView:
+    evidence = row.evidence
+    deliveries = _deliveries(str(config_path()), row.id)
+    return AlertView(
+        id=row.id,
+        kind=RULE_NAMES.get(row.rule, row.rule.replace("_", " ")),
+        brand=row.brand,
+        subject=", ".join(map(str, evidence["sources"]))
+        if isinstance(evidence.get("sources"), list) and evidence["sources"]
+        else row.subject,
+        severity=row.severity,
+        state=row.state.value,
+        window=f"{local_time(row.window_start)} – {local_time(row.window_end, '%H:%M')}",
+        opened=local_time(row.opened_at),
+        updated=local_time(row.updated_at),
+        numbers=_ordered_numbers(evidence),
+        spark=_spark(evidence),
+        detail=evidence.get("last_error") if isinstance(evidence.get("last_error"), str) else None,
+        links=_links(evidence),
+        evidence=evidence,
+        deliveries=_delivery_summary(deliveries),
+        uncertain=tuple((d.id, _uncertain_label(d)) for d in deliveries if d.uncertain),
+    )
 
 
 def _links(evidence: dict[str, Any]) -> list[tuple[str, str]]:
@@ -578,7 +608,7 @@ def _links(evidence: dict[str, Any]) -> list[tuple[str, str]]:
             found.setdefault(item["url"], str(item.get("text") or item["url"]))
     for url in _urls(evidence):
         found.setdefault(url, url)
-    return [(url, label) for url, label in found.items() if safe_url(url)]
+    return [(url, without_bidi(label)) for url, label in found.items() if safe_url(url)]
 
 
 def _spark(evidence: dict[str, Any]) -> list[float] | None:

@@ -11,7 +11,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from vigia.config import ConfigError, Settings, SourceConfig, load_settings
+from vigia.config import (
+    DEFAULT_PUBLIC_URL,
+    ConfigError,
+    Settings,
+    SourceConfig,
+    load_settings,
+)
 from vigia.storage import DatabaseError
 
 if TYPE_CHECKING:
@@ -30,6 +36,8 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         f"{args.config}: OK — {len(settings.brands)} brands, {len(settings.sources)} sources, "
         f"database {masked(settings.resolved_database_url)}"
     )
+    for note in settings.deprecations:
+        print(f"{args.config}: note: {note}")
     return 0
 
 
@@ -102,8 +110,18 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     from vigia.dashboard_launcher import launch_dashboard
     from vigia.storage import connect
 
-    connect(_settings(args).resolved_database_url).dispose()  # migrated before any page reads it
-    return launch_dashboard(Path(args.config), port=args.port, browser=not args.no_browser).wait()
+    settings = _settings(args)
+    connect(settings.resolved_database_url).dispose()  # migrated before any page reads it
+    dashboard = settings.dashboard
+    # Left at its default, the public URL follows --port; any other (a proxy's) stays.
+    public_url = None if dashboard.public_url == DEFAULT_PUBLIC_URL else dashboard.public_url
+    return launch_dashboard(
+        Path(args.config),
+        port=args.port,
+        browser=not args.no_browser,
+        address=dashboard.address,
+        public_url=public_url,
+    ).wait()
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -202,6 +220,39 @@ def cmd_db(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_forget(args: argparse.Namespace) -> int:
+    import hashlib
+
+    from vigia.storage import connect
+    from vigia.storage.retention import forget_author
+
+    if not args.author.strip():
+        print("error: --author needs a name", file=sys.stderr)
+        return 2
+    engine = connect(_settings(args).resolved_database_url)
+    try:
+        report = forget_author(engine, args.author, args.source)
+    finally:
+        engine.dispose()
+    # No audit trail yet: one line that says an erasure happened, without the name in clear
+    # (hashed as matched, case-folded, so two spellings of one erasure give one hash).
+    digest = hashlib.sha256(args.author.casefold().encode("utf-8")).hexdigest()[:12]
+    logging.getLogger("vigia.forget").warning(
+        "erased author sha256:%s%s: %d mentions, %d engagement snapshots, %d alerts' evidence",
+        digest,
+        f" on {args.source}" if args.source else "",
+        report.mentions_deleted,
+        report.snapshots_deleted,
+        report.alerts_trimmed,
+    )
+    for source, count in report.per_source.items():
+        print(f"{source}: {count} mentions erased")
+    if not report.per_source:
+        print("no mentions by this author" + (f" on {args.source}" if args.source else ""))
+    print(f"alerts whose evidence quoted them: {report.alerts_trimmed}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vigia", description=__doc__)
     parser.add_argument(
@@ -249,6 +300,13 @@ def build_parser() -> argparse.ArgumentParser:
     db_actions.add_parser("current", help="the database's schema revision and the latest")
     db_actions.add_parser("upgrade", help="migrate the database to the latest schema")
     db.set_defaults(func=cmd_db)
+
+    forget = commands.add_parser(
+        "forget", help="erase an author's mentions and their quotes in alerts (right to erasure)"
+    )
+    forget.add_argument("--author", required=True, help="exact name, any case")
+    forget.add_argument("--source", help="only on this source")
+    forget.set_defaults(func=cmd_forget)
 
     commands.add_parser("check-config", help="validate the configuration").set_defaults(
         func=cmd_check_config

@@ -36,6 +36,7 @@ from collectors.http import DEADLINE, MAX_RESPONSE_BYTES
 from vigia.storage.engine import check_url
 
 DEFAULT_DATABASE_URL = "sqlite:///data/vigia.db"
+DEFAULT_PUBLIC_URL = "http://localhost:8501"
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(b|kb|kib|mb|mib|gb|gib)?\s*$", re.IGNORECASE)
@@ -161,6 +162,13 @@ class SourceConfig(BaseModel):
         return self._options
 
 
+def _http_url(value: str) -> str:
+    """`value` without a trailing slash if it is an http(s) URL with a host; else ValueError."""
+    if not re.fullmatch(r"https?://[^/\s?#]+(/[^\s?#]*)?", value, re.IGNORECASE):
+        raise ValueError("expected an http(s) URL such as https://vigia.example.com")
+    return value.rstrip("/")
+
+
 class WebhookConfig(_Strict):
     """One chat or webhook recipient of alerts.
 
@@ -210,12 +218,18 @@ class AlertsConfig(_Strict):
     digest_hour: int = Field(8, ge=0, le=23)
     outbox: Path | None = None
     webhooks: list[WebhookConfig] = []
-    dashboard_url: str | None = "http://localhost:8501"
+    # Deprecated: the dashboard's address is `dashboard.public_url`; this is read into it.
+    dashboard_url: str | None = None
 
     @field_validator("cooldown", "quiet_gap", "reopen_within", mode="before")
     @classmethod
     def _duration(cls, value: Any) -> timedelta:
         return parse_duration(value)
+
+    @field_validator("dashboard_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        return None if value is None else _http_url(value)
 
     @field_validator("recipients", "managers")
     @classmethod
@@ -366,6 +380,22 @@ class WorkersConfig(_Strict):
         return lease
 
 
+class DashboardConfig(_Strict):
+    """Where the dashboard listens, and the URL people reach it at (linked from alert e-mails).
+
+    `address` is 127.0.0.1 by default: only this machine. `0.0.0.0` listens on every interface,
+    e.g. behind a reverse proxy on another machine; `public_url` is then the proxy's URL.
+    """
+
+    address: str = Field("127.0.0.1", pattern=r"^[A-Za-z0-9.:-]+$")
+    public_url: str = DEFAULT_PUBLIC_URL
+
+    @field_validator("public_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        return _http_url(value)
+
+
 class ThresholdConfig(_Strict):
     negative: float = Field(ge=-1, le=0)
     positive: float = Field(ge=0, le=1)
@@ -378,6 +408,35 @@ class AnalysisConfig(_Strict):
     thresholds: dict[str, ThresholdConfig] = {}
 
 
+class RetentionConfig(_Strict):
+    """How long personal data is kept (GDPR storage limitation); `0` or null keeps it for ever.
+
+    After `raw_payload_days` (counted from collection) a mention's raw payload is cleared; after
+    `mention_days` (counted from publication) the mention and its engagement history are
+    deleted, and alerts not updated since lose the quoted text. The rollups are kept.
+    """
+
+    raw_payload_days: int | None = Field(30, ge=0)
+    mention_days: int | None = Field(365, ge=0)
+
+    @field_validator("raw_payload_days", "mention_days", mode="before")
+    @classmethod
+    def _days(cls, value: Any) -> Any:
+        if isinstance(value, bool) or value is not None and not isinstance(value, int):
+            raise ValueError("expected a whole number of days (0 or null: keep for ever)")
+        return value
+
+    @property
+    def raw_payload_age(self) -> timedelta | None:
+        """Raw payloads of mentions collected longer ago than this are cleared; None: kept."""
+        return timedelta(days=self.raw_payload_days) if self.raw_payload_days else None
+
+    @property
+    def mention_age(self) -> timedelta | None:
+        """Mentions published longer ago than this are deleted; None: kept."""
+        return timedelta(days=self.mention_days) if self.mention_days else None
+
+
 class Settings(_Strict):
     """The whole validated configuration; relative paths are resolved against the config's folder."""
 
@@ -386,10 +445,12 @@ class Settings(_Strict):
     brands: list[BrandConfig] = Field(min_length=1)
     sources: list[SourceConfig] = []
     alerts: AlertsConfig = AlertsConfig()
+    dashboard: DashboardConfig = DashboardConfig()
     smtp: SmtpConfig | None = None
     export: ExportConfig = ExportConfig()
     http: HttpConfig = HttpConfig()
     workers: WorkersConfig = WorkersConfig()
+    retention: RetentionConfig = RetentionConfig()
     analysis: AnalysisConfig = AnalysisConfig()
     topics: dict[str, dict[str, list[str]]] = {}
     base_dir: Path = Path(".")
@@ -399,6 +460,24 @@ class Settings(_Strict):
     def _database(cls, value: str) -> str:
         check_url(value)
         return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_dashboard_url(cls, data: Any) -> Any:
+        # alerts.dashboard_url (before dashboard:) still works: it is the dashboard's public URL.
+        if not isinstance(data, Mapping):
+            return data
+        alerts, dashboard = data.get("alerts"), data.get("dashboard")
+        old = alerts.get("dashboard_url") if isinstance(alerts, Mapping) else None
+        if not isinstance(old, str) or dashboard is not None and not isinstance(dashboard, Mapping):
+            return data
+        if "public_url" in (dashboard or {}):
+            return data
+        try:
+            _http_url(old)
+        except ValueError:
+            return data  # reported at alerts.dashboard_url, where it is written
+        return {**data, "dashboard": {**(dashboard or {}), "public_url": old}}
 
     @field_validator("timezone")
     @classmethod
@@ -432,6 +511,13 @@ class Settings(_Strict):
                     f"expected one of: {', '.join(sorted(brand_names))}"
                 )
         return self
+
+    @property
+    def deprecations(self) -> list[str]:
+        """One line per deprecated key still in use, with what to write instead."""
+        if self.alerts.dashboard_url is None:
+            return []
+        return ["alerts.dashboard_url is deprecated; write it as dashboard.public_url"]
 
     def resolve(self, path: Path) -> Path:
         """`path` relative to the folder holding config.yaml."""

@@ -11,8 +11,11 @@ import threading
 import time
 import webbrowser
 from pathlib import Path
+from urllib.parse import urlsplit
 
 READY_TIMEOUT = 60.0
+# Only this machine, unless the configuration's dashboard.address says otherwise.
+DEFAULT_ADDRESS = "127.0.0.1"
 
 
 def dashboard_app() -> Path:
@@ -24,13 +27,21 @@ def dashboard_app() -> Path:
 
 
 def launch_dashboard(
-    config_path: Path, port: int = 8501, browser: bool = True, db_url: str | None = None
+    config_path: Path,
+    port: int = 8501,
+    browser: bool = True,
+    db_url: str | None = None,
+    address: str = DEFAULT_ADDRESS,
+    public_url: str | None = None,
 ) -> subprocess.Popen[bytes]:
-    """Start `streamlit run dashboard/app.py` on `port` for `config_path`; return the process.
+    """Start `streamlit run dashboard/app.py` on `address`:`port` for `config_path`.
 
-    `db_url` overrides the configuration's database (the demo's own SQLite file). With
-    `browser`, the dashboard opens in the default browser once the server answers.
+    `db_url` overrides the configuration's database (the demo's own SQLite file). `public_url`
+    is where people reach the dashboard (a reverse proxy's URL; default http://localhost:PORT).
+    With `browser`, the dashboard opens in the default browser once the server answers.
+    Returns the process.
     """
+    url = public_url or f"http://localhost:{port}"
     env = {**os.environ, "VIGIA_CONFIG": str(Path(config_path).resolve())}
     if db_url is not None:
         env["VIGIA_DATABASE_URL"] = db_url
@@ -40,15 +51,18 @@ def launch_dashboard(
         "streamlit",
         "run",
         str(dashboard_app()),
+        "--server.address",
+        address,
         "--server.port",
         str(port),
         "--server.headless",
         "true",
         "--browser.gatherUsageStats",
         "false",
-        # A set address keeps Streamlit from asking checkip.amazonaws.com for an "External URL".
+        # The public host: Streamlit accepts the browser's origin from there, and, being set,
+        # never asks checkip.amazonaws.com for an "External URL".
         "--browser.serverAddress",
-        "localhost",
+        urlsplit(url).hostname or "localhost",
         # Installed code does not change under a running dashboard: no file watcher needed.
         "--server.fileWatcherType",
         "none",
@@ -58,10 +72,11 @@ def launch_dashboard(
         "#0f766e",
     ]
     process = subprocess.Popen(command, env=env)
-    url = f"http://localhost:{port}"
-    print(f"Vigía dashboard: {url}", flush=True)
+    print(f"Vigía dashboard: {url} (listening on {address} port {port})", flush=True)
     if browser:
-        threading.Thread(target=_open_when_ready, args=(url, port, process), daemon=True).start()
+        threading.Thread(
+            target=_open_when_ready, args=(url, port, process, address), daemon=True
+        ).start()
     return process
 
 
@@ -79,6 +94,8 @@ def wait_until_listening(
     return False
 
 
-def _open_when_ready(url: str, port: int, process: subprocess.Popen[bytes]) -> None:
-    if wait_until_listening(port) and process.poll() is None:
+def _open_when_ready(url: str, port: int, process: subprocess.Popen[bytes], address: str) -> None:
+    # A wildcard address answers on loopback too; a specific one (a LAN IP) only there.
+    host = DEFAULT_ADDRESS if address in ("0.0.0.0", "::", "localhost") else address
+    if wait_until_listening(port, host=host) and process.poll() is None:
         webbrowser.open(url)

@@ -1,7 +1,9 @@
 """Weekly CSV exports: every brand mention of one ISO week, plus a summary by brand and topic.
 
 Files are UTF-8 with a byte-order mark so Excel shows accents right, and are written to a
-temporary name first, so a full disk leaves no half-written export behind.
+temporary name first, so a full disk leaves no half-written export behind. Text cells of outside
+origin (brand, source, language, topics, author, url, text) go through `collectors.text.csv_cell`: a cell
+that a spreadsheet would run as a formula gets a leading `'`; numbers stay numbers.
 
 Columns of ``vigia-YYYY-Www.csv`` (one row per mention, oldest first):
 
@@ -33,6 +35,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, select
 
+from collectors.text import csv_cell
 from timeutil import naive_utc, utc
 from vigia.storage.schema import mentions
 
@@ -114,14 +117,19 @@ def export_week(engine: Engine, folder: Path, week: str, timezone: str) -> tuple
             for row in conn.execute(query).yield_per(2000):
                 published = utc(row[0]).astimezone(zone).isoformat()
                 topics = (row.topics or "").split()
-                writer.writerow([published, *row[1:6], "|".join(topics), *row[7:]])
+                brand, source, language, sentiment, compound = row[1:6]
+                writer.writerow([
+                    published, csv_cell(brand), csv_cell(source), csv_cell(language),
+                    sentiment, compound, csv_cell("|".join(topics)), csv_cell(row.author),
+                    csv_cell(row.url), csv_cell(row.text), *row[10:],
+                ])  # fmt: skip
                 for topic in ("*", *topics):
                     _count(totals[(row.brand, topic)], row.sentiment, row.compound)
         with _atomic_csv(folder / f"{name}-summary.csv") as writer:
             writer.writerow(SUMMARY_COLUMNS)
             for (brand, topic), (n, neg, neu, pos, compound_sum, scored) in sorted(totals.items()):
                 writer.writerow([
-                    brand, topic, n, neg, neu, pos,
+                    csv_cell(brand), csv_cell(topic), n, neg, neu, pos,
                     f"{neg / n:.3f}", f"{compound_sum / scored:.3f}" if scored else "",
                 ])  # fmt: skip
     except OSError as exc:

@@ -1,9 +1,10 @@
-"""APScheduler jobs that call the pipeline: source polls, the weekly export, the alert digest.
+"""APScheduler jobs that call the pipeline: source polls, the weekly export, the alert digest,
+the retention purge.
 
 Every worker schedules every job; the database decides who runs what. Each source is ticked
-often and polled by whichever worker claims it once it is due; the weekly export and the
-digest run once per period, by the worker that claims the period; one job renews this worker's
-claims while it lives (`vigia.storage.claims`).
+often and polled by whichever worker claims it once it is due; the weekly export, the digest
+and the retention purge run once per period, by the worker that claims the period; one job
+renews this worker's claims while it lives (`vigia.storage.claims`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from vigia.exports import ExportError, export_week, previous_week
 from vigia.pipeline import Runtime, poll_source
 from vigia.storage import describe_db_error
 from vigia.storage.claims import claim_period, finish_period, renew_claims
+from vigia.storage.retention import purge
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +37,10 @@ log = logging.getLogger(__name__)
 MIN_TICK = timedelta(seconds=1)
 MAX_TICK = timedelta(seconds=15)
 # A thread per source (up to this many), so a source stuck until its fetch deadline never
-# holds up the others; plus the claim renewal, the export and the digest.
+# holds up the others; plus the export, the digest and the purge.
 MAX_POLL_THREADS = 32
+# The daily retention purge (local time): a quiet hour, away from the digest and the export.
+PURGE_AT = (3, 30)
 
 
 def tick_of(source: SourceConfig) -> timedelta:
@@ -91,6 +95,15 @@ def build_scheduler(rt: Runtime) -> BackgroundScheduler:
         id="export:weekly",
         name="weekly CSV export",
     )
+    retention = settings.retention
+    if retention.raw_payload_age or retention.mention_age:
+        scheduler.add_job(
+            _retention_purge,
+            CronTrigger(hour=PURGE_AT[0], minute=PURGE_AT[1], timezone=zone),
+            args=(rt,),
+            id="retention:purge",
+            name="daily retention purge",
+        )
     if settings.alerts.digest:
         scheduler.add_job(
             _daily_digest,
@@ -163,6 +176,24 @@ def _daily_digest(rt: Runtime) -> None:
             log.info("daily alert digest: %d e-mails sent", sent)
 
     run_once_per_period(rt, "alerts:digest", today.isoformat(), digest)
+
+
+def _retention_purge(rt: Runtime) -> None:
+    retention = rt.settings.retention
+    now = rt.clock()
+    today: date = now.astimezone(ZoneInfo(rt.settings.timezone)).date()
+
+    def purge_old() -> None:
+        report = purge(
+            rt.engine,
+            now,
+            raw_payload_age=retention.raw_payload_age,
+            mention_age=retention.mention_age,
+            stop=rt.stopping.is_set,
+        )
+        log.info("retention purge: %s", report.summary())
+
+    run_once_per_period(rt, "retention:purge", today.isoformat(), purge_old)
 
 
 def run_until_stopped(rt: Runtime, stop: threading.Event | None = None) -> None:

@@ -33,28 +33,9 @@ BUTTONS = {
 MOVES = {"open": ("acknowledged", "resolved"), "acknowledged": ("resolved",), "resolved": ("open",)}
 HEADLINE = 5
 
-f = data.current_filters()
-st.title("Alertas (Alerts)")
-st.caption(
-    f"{', '.join(f.brands) or 'Todas las marcas'} · alertas de operación incluidas · "
-    f"horas en {data.settings().timezone}"
-)
 
-view = st.segmented_control(
-    "Mostrar (show)",
-    list(VIEWS),
-    format_func=lambda v: VIEWS[v][0],
-    default="active",
-    required=True,
-    key="alerts_view",
-)
-found = data.alerts(f, VIEWS[view][1])
-
-if not found:
-    st.success("No hay alertas en esta vista. (No alerts here.)", icon=":material/check_circle:")
-    st.stop()
-
-for alert in found:
+def show(alert: data.AlertView, linked: bool = False) -> None:
+    """One alert as a card: badges, buttons, numbers, links, deliveries and its evidence."""
     severity, colour = data.SEVERITIES.get(alert.severity, (alert.severity, "gray"))
     with st.container(border=True):
         head, actions = st.columns([5, 1], vertical_alignment="top")
@@ -118,5 +99,65 @@ for alert in found:
                 args=(delivery_id,),
                 width="stretch",
             )
-        with st.expander("Evidencia completa (full evidence)"):
+        with st.expander("Evidencia completa (full evidence)", expanded=linked):
             st.json(alert.evidence)
+
+
+def linked_alert() -> data.AlertView | None:
+    """The alert an e-mail links to (`/alerts?id=N`), or None; an unknown one gets a notice."""
+    wanted = st.query_params.get("id")
+    if wanted is None:
+        return None
+    found = data.alert(int(wanted)) if wanted.isdigit() and len(wanted) < 19 else None
+    if found is None:
+        st.info(
+            f"No hay ninguna alerta n.º {data.md_escape(wanted)}. "
+            "(No such alert: it may belong to another database.)",
+            icon=":material/search_off:",
+        )
+    return found
+
+
+def forget_link() -> None:
+    st.query_params.pop("id", None)
+
+
+f = data.current_filters()
+st.title("Alertas (Alerts)")
+st.caption(
+    f"{', '.join(f.brands) or 'Todas las marcas'} · alertas de operación incluidas · "
+    f"horas en {data.settings().timezone}"
+)
+
+# The alert an e-mail links to comes first, whatever its state, brand or the view below.
+linked = linked_alert()
+if linked is not None:
+    title, close = st.columns([5, 1], vertical_alignment="bottom")
+    title.subheader(f"Alerta #{linked.id} (linked alert)")
+    close.button(
+        "Cerrar",
+        key="close-linked",
+        help="Close: vuelve a la lista de alertas",
+        icon=":material/close:",
+        on_click=forget_link,
+        width="stretch",
+    )
+    show(linked, linked=True)
+    st.divider()
+
+view = st.segmented_control(
+    "Mostrar (show)",
+    list(VIEWS),
+    format_func=lambda v: VIEWS[v][0],
+    default="active",
+    required=True,
+    key="alerts_view",
+)
+found = [a for a in data.alerts(f, VIEWS[view][1]) if linked is None or a.id != linked.id]
+
+if not found:
+    st.success("No hay alertas en esta vista. (No alerts here.)", icon=":material/check_circle:")
+    st.stop()
+
+for alert in found:
+    show(alert)

@@ -62,7 +62,7 @@ st.dataframe(
 )
 st.download_button(
     "Descargar CSV (download)",
-    rows.drop(columns=["id"]).to_csv(index=False).encode("utf-8-sig"),
+    data.mentions_csv(rows),
     file_name="vigia-menciones.csv",
     mime="text/csv",
     icon=":material/download:",

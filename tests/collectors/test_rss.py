@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import select
 
-from collectors.base import FetchState, TransientError, UnparseableError
+from analysis.sentiment import Sentiment
+from collectors.base import FetchState, Mention, TransientError, UnparseableError
 from collectors.http import HostLimiter, HttpPolicy, make_client
 from collectors.rss import RssCollector, RssOptions, parse_feed
 from tests.replay import ReplayServer, Reply, recorded
+from vigia.analyse import AnalysedMention
+from vigia.storage import connect
+from vigia.storage.mentions import save_batch
+from vigia.storage.schema import mentions
 
 # file -> entries that become mentions (the rest are skipped and counted)
 FEEDS = {
@@ -133,3 +141,50 @@ def test_malformed_xml_without_entries_is_unparseable(
     replay.route("/feed.xml", Reply(body[: body.index(b"<item>")]))  # cut before any item
     with pytest.raises(UnparseableError, match="not a readable RSS/Atom feed"):
         list(collector(replay, client).fetch(FetchState()))
+
+
+VELLORA_FEED = Path(__file__).resolve().parents[1] / "fixtures" / "vellora-es.rss.xml"
+
+
+def test_a_non_web_link_is_dropped_and_the_item_kept(
+    replay: ReplayServer, client: httpx.Client, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The real forum feed with its first two links edited into `javascript:` and `data:`."""
+    feed = VELLORA_FEED.read_text(encoding="utf-8")
+    hostile = {
+        "https://foro.example.es/t/1001": "javascript:alert(document.cookie)",
+        "https://foro.example.es/t/1002": " DATA:text/html;base64,PHNjcmlwdD4=",
+    }
+    for link, evil in hostile.items():
+        edited = feed.replace(f"<link>{link}</link>", f"<link>{evil}</link>").replace(
+            f'<guid isPermaLink="true">{link}</guid>', f'<guid isPermaLink="false">{link}</guid>'
+        )
+        assert edited != feed
+        feed = edited
+    replay.route("/feed.xml", Reply(feed.encode("utf-8"), headers={"Content-Type": "text/xml"}))
+    state = FetchState()
+    with caplog.at_level("WARNING", logger="collectors.base"):
+        fetched = list(collector(replay, client).fetch(state))
+
+    assert len(fetched) == 3 and state.skipped == 0  # a bad link costs the link, not the item
+    assert [m.url for m in fetched] == ["", "", "https://foro.example.es/t/1003"]
+    assert fetched[0].text.startswith("Vellora me cobró dos veces")
+    assert fetched[0].source_id == "https://foro.example.es/t/1001"  # still deduplicated
+    assert "dropped a link that is not http(s): 'javascript:alert" in caplog.text
+
+    # And nothing of it reaches the database.
+    engine = connect(f"sqlite:///{tmp_path / 'v.db'}")
+    try:
+        with engine.begin() as conn:
+            save_batch(conn, "feed", fetched, _unscored, datetime.now(UTC))
+        with engine.connect() as conn:
+            stored = conn.execute(select(mentions.c.source_id, mentions.c.url)).all()
+    finally:
+        engine.dispose()
+    assert len(stored) == 3
+    assert not [url for _, url in stored if "javascript" in url.lower() or "data:" in url.lower()]
+
+
+def _unscored(items: Sequence[Mention]) -> list[AnalysedMention]:
+    neutral = Sentiment(0.0, 0.0, 1.0, 0.0)
+    return [AnalysedMention(m, "Vellora", "es", neutral, "neutral", ()) for m in items]

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from sqlalchemy import Engine
+from sqlalchemy import Engine, update
 
 from analysis.sentiment import Sentiment
 from collectors.base import Engagement, Mention
@@ -31,12 +31,20 @@ from vigia.storage.alerts import (
     record_attempt,
 )
 from vigia.storage.mentions import save_batch
+from vigia.storage.schema import mentions
 from vigia.storage.sources import record_failure, record_success
 
 BRAND = "Vellora"
 OTHER_BRAND = "Rivalia"
 NEWEST_NEGATIVE = "El paquete de Vellora sigue sin llegar, pedido 4471. Nadie responde."
-HOSTILE_TEXT = "Vellora **no bold** [pincha](javascript:alert(1)) <b>html</b> $x$ fatal"
+# Markdown, HTML and math, and a right-to-left override that would show "exe.gpj" as "jpg.exe".
+HOSTILE_TEXT = (
+    "Vellora **no bold** [pincha](javascript:alert(1)) <b>html</b> $x$ \u202eexe.gpj\u202c fatal"
+)
+HOSTILE_AUTHOR = "\u2067\u202eadmin\u202c\u2069"  # isolate + override: reads "nimda"
+# Stored before ingestion refused non-web links (written straight into the row below).
+HOSTILE_URL = "javascript:alert(document.domain)"
+HOSTILE_ID = "vellora-forum-1"
 ENGLISH_NEGATIVE = "Vellora support never answered my refund request, awful."
 SPIKE_SUBJECT = "Vellora"
 THREAD_URL = "https://foro.example.org/t/vellora-estafa/991"
@@ -86,6 +94,7 @@ def _item(
     brand: str = BRAND,
     language: str = "es",
     topics: Sequence[str] = (),
+    author: str | None = None,
 ) -> AnalysedMention:
     mention = Mention(
         source=source,
@@ -93,7 +102,7 @@ def _item(
         url=f"https://{source}.example.org/p/{n}",
         published=published,
         text=text,
-        author=f"usuario{n}",
+        author=author or f"usuario{n}",
         engagement=Engagement(replies=n % 3, likes=n % 5),
     )
     sentiment = Sentiment(compound=compound, pos=0.0, neu=1.0, neg=0.0)
@@ -121,6 +130,7 @@ def _mentions(now: datetime) -> list[AnalysedMention]:
                 "negative",
                 language=language,
                 topics=topics,
+                author=HOSTILE_AUTHOR if text == HOSTILE_TEXT else None,
             )
         )
     for i in range(10, 30):
@@ -185,6 +195,9 @@ def seed(config_path: Path, now: datetime | None = None, url: str | None = None)
                 lambda fresh, by_mention=by_mention: [by_mention[m] for m in fresh],
                 now,
             )
+        conn.execute(
+            update(mentions).where(mentions.c.source_id == HOSTILE_ID).values(url=HOSTILE_URL)
+        )
         _seed_sources(conn, now)
         insert_alert(
             conn,

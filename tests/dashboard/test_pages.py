@@ -5,15 +5,19 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pandas as pd
 from sqlalchemy import Engine, select
 from streamlit.testing.v1 import AppTest
 
+from collectors.text import without_bidi
 from dashboard.data import ALL, md_escape
 from tests.dashboard.conftest import Render
 from tests.dashboard.seed import (
     BRAND,
     ENGLISH_NEGATIVE,
     FORUM_ERROR,
+    HOSTILE_AUTHOR,
+    HOSTILE_ID,
     HOSTILE_TEXT,
     NEWEST_NEGATIVE,
     OTHER_BRAND,
@@ -22,7 +26,7 @@ from tests.dashboard.seed import (
     THREAD_URL,
 )
 from vigia.storage.alerts import deliveries_of, record_uncertain
-from vigia.storage.schema import alerts
+from vigia.storage.schema import alerts, mentions
 
 
 def metrics(at: AppTest) -> dict[str, tuple[str, str | None]]:
@@ -105,6 +109,7 @@ def test_alerts_page_lists_open_alerts_with_evidence_and_links(app: Render) -> N
     # ...with their text escaped: no bold, no link, no HTML from a mention.
     assert "Vellora \\*\\*no bold\\*\\* \\[pincha\\]\\(javascript\\:alert\\(1\\)\\)" in text
     assert "](javascript" not in text
+    assert "\u202e" not in text and "gpj" in text  # the override is gone, the text stays
     # A failed delivery is visible, not silent.
     sent = [c.value for c in at.caption if "Avisos enviados" in c.value]
     assert len(sent) == 1
@@ -144,9 +149,30 @@ def test_mentions_page_lists_negative_mentions_newest_first(app: Render) -> None
     assert table.iloc[0]["text"] == NEWEST_NEGATIVE
     assert table["published_at"].is_monotonic_decreasing
     assert set(table["sentiment"]) == {"negative"}
-    # Text is data, shown as is (the grid never interprets it).
-    assert HOSTILE_TEXT in set(table["text"])
+    # Text is data, shown as is (the grid never interprets it)...
     assert table.iloc[0]["url"] == "https://vellora-news.example.org/p/0"
+    # ...except its bidirectional controls, which would reorder what the reader sees.
+    assert HOSTILE_TEXT not in set(table["text"])
+    hostile = table[table["text"] == without_bidi(HOSTILE_TEXT)].iloc[0]
+    shown = "Vellora **no bold** [pincha](javascript:alert(1)) <b>html</b> $x$ exe.gpj fatal"
+    assert hostile["text"] == shown
+    assert hostile["author"] == "admin" != HOSTILE_AUTHOR
+
+
+def test_mentions_page_never_links_a_stored_javascript_url(
+    app: Render, seeded: tuple[Path, Engine]
+) -> None:
+    _, engine = seeded
+    with engine.connect() as conn:  # the seed wrote it straight into the row, as an old release did
+        stored = conn.execute(
+            select(mentions.c.url).where(mentions.c.source_id == HOSTILE_ID)
+        ).scalar_one()
+    assert stored.startswith("javascript:")
+    table = app("views/mentions.py").dataframe[0].value
+    hostile = table[table["text"] == without_bidi(HOSTILE_TEXT)].iloc[0]
+    assert pd.isna(hostile["url"])
+    assert not table["url"].dropna().str.contains("javascript", case=False).any()
+    assert len(table["url"].dropna()) == len(table) - 1  # every other row keeps its link
 
 
 def test_mentions_page_search_and_topic_filter(app: Render) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from collectors.base import Mention
 from tests.vigia.alert_scenario import (
@@ -19,6 +20,7 @@ from tests.vigia.alert_scenario import (
     text_part,
 )
 from vigia.alerts.detect import check_after_poll
+from vigia.cli import main
 from vigia.pipeline import Runtime
 from vigia.storage.alerts import deliveries_of, list_alerts
 
@@ -26,17 +28,26 @@ from vigia.storage.alerts import deliveries_of, list_alerts
 NASTY = 'Vellora <script>alert("x")</script> & "estafa": pésimo servicio, un desastre horrible, lo odio, asco'
 
 
-def spike_runtime(settings_factory, port: int, language: str = "es") -> tuple[Runtime, SimClock]:  # type: ignore[no-untyped-def]
-    """Two calm weeks of Vellora, then 15 negative mentions between 10:02 and 10:30; now 10:40."""
+def spike_runtime(  # type: ignore[no-untyped-def]
+    settings_factory, port: int, language: str = "es", old_dashboard_key: bool = False
+) -> tuple[Runtime, SimClock]:
+    """Two calm weeks of Vellora, then 15 negative mentions between 10:02 and 10:30; now 10:40.
+
+    The dashboard is at http://vigia.example:8501/, written as `dashboard.public_url` or, with
+    `old_dashboard_key`, as the deprecated `alerts.dashboard_url`.
+    """
+    alerts: dict[str, Any] = {
+        "recipients": ["cm@example.com"],
+        "managers": ["direccion@example.com"],
+        "language": language,
+    }
+    dashboard: dict[str, Any] = {}
+    if old_dashboard_key:
+        alerts["dashboard_url"] = "http://vigia.example:8501/"
+    else:
+        dashboard["public_url"] = "http://vigia.example:8501/"
     settings = settings_factory(
-        timezone="Europe/Madrid",
-        smtp=smtp_settings(port),
-        alerts={
-            "recipients": ["cm@example.com"],
-            "managers": ["direccion@example.com"],
-            "language": language,
-            "dashboard_url": "http://vigia.example:8501",
-        },
+        timezone="Europe/Madrid", smtp=smtp_settings(port), alerts=alerts, dashboard=dashboard
     )
     clock = SimClock(START + timedelta(minutes=40))
     rt = Runtime.build(settings, clock=clock)
@@ -54,6 +65,8 @@ def test_spike_email_as_received_by_a_real_smtp_server(settings_factory):
         rt, _ = spike_runtime(settings_factory, sink.port)
         try:
             check_after_poll(alerting(rt), "history", brands={"Vellora"})
+            with rt.engine.connect() as conn:
+                alert_ids = [a.id for a in list_alerts(conn)]
         finally:
             rt.close()
         # 15 negatives against a baseline of 0.5: critical, so the managers get it too.
@@ -65,6 +78,8 @@ def test_spike_email_as_received_by_a_real_smtp_server(settings_factory):
     assert message["To"] == "cm@example.com"
     assert message.get_content_type() == "multipart/alternative"
     assert message["X-Vigia-Alert"].startswith("negative_spike:")
+    (alert,) = alert_ids
+    link = f"http://vigia.example:8501/alerts?id={alert}"  # the alert itself, on the dashboard
 
     text = text_part(message)
     # The window 09:40-10:40 UTC, shown in the configured zone (UTC+1 in March).
@@ -76,7 +91,7 @@ def test_spike_email_as_received_by_a_real_smtp_server(settings_factory):
     assert "█" in text  # the sparkline's peak: this hour
     assert NASTY in text  # plain text is shown as is
     assert "https://social.example/Vellora/n13" in text
-    assert "http://vigia.example:8501" in text
+    assert f"Ver en el panel: {link}\n" in text
 
     html = html_part(message)
     assert "<script>" not in html
@@ -84,7 +99,7 @@ def test_spike_email_as_received_by_a_real_smtp_server(settings_factory):
     assert "15 menciones negativas" in html
     assert '<a href="https://social.example/Vellora/n13">' in html
     assert 'href="javascript:' not in html  # a hostile link stays text
-    assert '<a href="http://vigia.example:8501">' in html
+    assert f'<a href="{link}">{link}</a>' in html
     assert "<table" in html  # the inline bar chart
 
 
@@ -139,3 +154,29 @@ def test_dead_smtp_server_is_recorded_and_a_later_poll_delivers_exactly_once(set
                 assert d.ok and not d.pending and d.attempts == 2 and d.error is None
     finally:
         rt.close()
+
+
+def test_the_old_alerts_dashboard_url_key_still_sets_the_link(settings_factory, tmp_path, capsys):
+    with SmtpSink() as sink:
+        rt, _ = spike_runtime(settings_factory, sink.port, old_dashboard_key=True)
+        try:
+            assert rt.settings.dashboard.public_url == "http://vigia.example:8501"
+            check_after_poll(alerting(rt), "history", brands={"Vellora"})
+            with rt.engine.connect() as conn:
+                (alert,) = list_alerts(conn)
+        finally:
+            rt.close()
+        text = text_part(sink.to("cm@example.com")[0])
+    assert f"http://vigia.example:8501/alerts?id={alert.id}\n" in text
+    # check-config accepts it, with a one-line note naming the new key.
+    config = tmp_path / "old.yaml"
+    config.write_text(
+        "brands: [{name: Vellora, keywords: [vellora]}]\n"
+        "alerts: {dashboard_url: 'https://vigia.example.com'}\n",
+        encoding="utf-8",
+    )
+    assert main(["-c", str(config), "check-config"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[1:] == [
+        f"{config}: note: alerts.dashboard_url is deprecated; write it as dashboard.public_url"
+    ]

@@ -12,6 +12,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import update
 
 from analysis.sentiment import Sentiment
 from collectors.base import Mention
@@ -26,6 +27,7 @@ from vigia.exports import (
 )
 from vigia.storage import connect
 from vigia.storage.mentions import save_batch
+from vigia.storage.schema import mentions
 
 MADRID = ZoneInfo("Europe/Madrid")
 ROWS = [
@@ -160,3 +162,58 @@ def test_unwritable_folder_is_a_clear_error(tmp_path: Path) -> None:
 
     with pytest.raises(ExportError, match="cannot write the export for 2026-W47"):
         export_week(engine, blocker, "2026-W47", "Europe/Madrid")
+
+
+def test_export_guards_cells_a_spreadsheet_would_run(tmp_path: Path) -> None:
+    """Text of outside origin that starts a formula gets a leading `'`; numbers stay numbers."""
+    engine = connect(f"sqlite:///{tmp_path / 'v.db'}")
+    when = datetime(2026, 11, 17, 9, 0, tzinfo=UTC)
+    hostile = [
+        Mention("=forum", "f1", "https://f.example/1", when, '=HYPERLINK("http://evil","x")',
+                author="@admin"),
+        Mention("forum", "f2", "https://f.example/2", when, "+34 600 000 000", author="\tTab"),
+        Mention("forum", "f3", "https://f.example/3", when, "-1 star", author="\r\nCR"),
+        Mention("forum", "f4", "https://f.example/4", when, "\u202e=cmd|' /C calc'!A0"),
+        Mention("forum", "f5", "https://f.example/5", when, "Vellora = fine, -1 is ok"),
+    ]  # fmt: skip
+
+    def analyse(items: Sequence[Mention]) -> list[AnalysedMention]:
+        return [
+            AnalysedMention(m, "-Vellora", "es", Sentiment(-0.7, 0, 1, 0), "negative", ("@x",))
+            for m in items
+        ]
+
+    with engine.begin() as conn:
+        for source in ("=forum", "forum"):
+            batch = [m for m in hostile if m.source == source]
+            save_batch(conn, source, batch, analyse, when)
+        # A row stored before ingestion refused non-web links.
+        conn.execute(update(mentions).where(mentions.c.source_id == "f5").values(url="=1+1"))
+    mentions_csv, summary_csv = export_week(engine, tmp_path / "out", "2026-W47", "Europe/Madrid")
+
+    rows = list(csv.DictReader(io.StringIO(mentions_csv.read_bytes().decode("utf-8-sig"))))
+    by_text = {r["text"]: r for r in rows}
+    assert set(by_text) == {
+        '\'=HYPERLINK("http://evil","x")',
+        "'+34 600 000 000",
+        "'-1 star",
+        "'=cmd|' /C calc'!A0",  # the override is removed first, so the `=` is seen
+        "Vellora = fine, -1 is ok",  # only a leading sign counts
+    }
+    first = by_text['\'=HYPERLINK("http://evil","x")']
+    assert (first["source"], first["author"], first["brand"], first["topics"]) == (
+        "'=forum",
+        "'@admin",
+        "'-Vellora",
+        "'@x",
+    )
+    assert by_text["'+34 600 000 000"]["author"] == "'\tTab"
+    assert by_text["'-1 star"]["author"] == "'\r\nCR"
+    assert by_text["Vellora = fine, -1 is ok"]["url"] == "'=1+1"
+    assert by_text["'-1 star"]["url"] == "https://f.example/3"
+    assert {r["compound"] for r in rows} == {"-0.7"}  # a negative number is not text
+    assert {r["sentiment"] for r in rows} == {"negative"}
+
+    summary = list(csv.DictReader(io.StringIO(summary_csv.read_bytes().decode("utf-8-sig"))))
+    assert {(r["brand"], r["topic"]) for r in summary} == {("'-Vellora", "*"), ("'-Vellora", "'@x")}
+    assert {r["average_compound"] for r in summary} == {"-0.700"}

@@ -128,7 +128,7 @@ def deliver_due(ctx: AlertContext, channels: Iterable[str] = IMMEDIATE) -> list[
 
 def _render(settings: Settings, alert: AlertRow) -> Rendered:
     cfg = settings.alerts
-    return render_alert(alert, cfg.language, settings.timezone, cfg.dashboard_url)
+    return render_alert(alert, cfg.language, settings.timezone, settings.dashboard.public_url)
 
 
 def _send_email_batch(

@@ -55,7 +55,7 @@ def send_digest(ctx: AlertContext) -> int:
                 listed.append(alert)
         listed.sort(key=lambda a: (a.opened_at, a.id))
         rendered = render_digest(
-            listed, settings.alerts.language, settings.timezone, settings.alerts.dashboard_url
+            listed, settings.alerts.language, settings.timezone, settings.dashboard.public_url
         )
         message_id = _message_id(by_recipient[recipient])
         message = build_email(rendered, smtp.sender, recipient, now, message_id=message_id)

@@ -2,7 +2,9 @@
 
 Rendering is pure: everything it shows was stored in the alert's evidence when the finding was
 made, so a retried delivery shows exactly what the first attempt would have. Mention text comes
-from strangers on the internet: the HTML escapes all of it, and only http(s) links become links.
+from strangers on the internet: the HTML escapes all of it, its bidirectional control characters
+are removed in both bodies (`collectors.text.without_bidi`), and only http(s) links are shown or
+linked.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from datetime import datetime
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+from collectors.text import web_url, without_bidi
 from timeutil import utc
 from vigia.storage.alerts import AlertRow
 
@@ -225,8 +228,8 @@ def _sections(
                 ),
             )
         )
-        if ev.get("root_url"):
-            sections.append(_Section("link", ev["root_url"]))
+        if web_url(ev.get("root_url")):
+            sections.append(_Section("link", web_url(ev["root_url"])))
         sections.append(
             _Section(
                 "p",
@@ -271,9 +274,15 @@ def _sections(
     )
     if top:
         sections.append(_Section("mentions", t["top"], items=top))
-    sections.append(_link_section(t, dashboard_url))
+    link = alert_link(dashboard_url, alert.id) if dashboard_url else None
+    sections.append(_link_section(t, link))
     sections.append(_Section("p", t["commands"].format(id=alert.id)))
     return sections
+
+
+def alert_link(dashboard_url: str, alert_id: int) -> str:
+    """The dashboard's page for one alert: its Alertas page opened on that alert."""
+    return f"{dashboard_url.rstrip('/')}/alerts?id={alert_id}"
 
 
 def _link_section(t: dict[str, Any], dashboard_url: str | None) -> _Section:
@@ -293,8 +302,8 @@ def _text(sections: Sequence[_Section]) -> str:
             lines.append(f"{s.text}:")
             for i, m in enumerate(s.items, 1):
                 lines.append(f"{i}. {_byline(m)} — {_short(m.get('text', ''), 280)}")
-                if m.get("url"):
-                    lines.append(f"   {m['url']}")
+                if web_url(m.get("url")):
+                    lines.append(f"   {web_url(m['url'])}")
             lines.append("")
     return "\n".join(lines).rstrip() + "\n"
 
@@ -319,7 +328,7 @@ def _html_section(s: _Section) -> str:
         '<li style="margin:0 0 8px 0">'
         f'<span style="color:#555;font-size:12px">{_e(_byline(m))}</span><br>'
         f"{_e(_short(m.get('text', ''), 280))}"
-        + (f"<br>{_anchor(m['url'], m['url'])}" if m.get("url") else "")
+        + (f"<br>{_anchor(m['url'], m['url'])}" if web_url(m.get("url")) else "")
         + "</li>"
         for m in s.items
     )
@@ -353,8 +362,8 @@ def _page(title: str, parts: Sequence[str]) -> str:
 
 def _anchor(url: str, label: str) -> str:
     # Only web links become links: a javascript: or data: URL in a feed stays inert text.
-    if url.lower().startswith(("http://", "https://")):
-        return f'<a href="{_e(url)}">{_e(label)}</a>'
+    if link := web_url(url):
+        return f'<a href="{_e(link)}">{_e(label)}</a>'
     return _e(label)
 
 
@@ -367,18 +376,18 @@ def _linkify_dashboard(text: str) -> str:
 
 
 def _byline(m: dict[str, Any]) -> str:
-    parts = [m.get("source") or "", m.get("author") or ""]
+    parts = [without_bidi(m.get("source") or ""), without_bidi(m.get("author") or "")]
     if m.get("published"):
         parts.append(str(m["published"]))
     return " · ".join(p for p in parts if p)
 
 
 def _e(value: Any) -> str:
-    return html.escape(str(value), quote=True)
+    return html.escape(without_bidi(value), quote=True)
 
 
 def _short(text: str, limit: int = 200) -> str:
-    flat = " ".join(str(text).split())
+    flat = " ".join(without_bidi(text).split())
     return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
 
 

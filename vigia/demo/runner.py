@@ -84,7 +84,11 @@ def free_port() -> int:
 
 
 def demo_config(
-    feeds: DemoFeeds, timeline: Timeline, smtp_port: int, kinds: Collection[str]
+    feeds: DemoFeeds,
+    timeline: Timeline,
+    smtp_port: int,
+    kinds: Collection[str],
+    dashboard_port: int = 8501,
 ) -> dict[str, Any]:
     """The demo's configuration: two brands, one source per available kind, local SMTP."""
     base = feeds.url
@@ -190,6 +194,11 @@ def demo_config(
             "managers": MANAGERS,
             "language": "es",
         },
+        # The alert e-mails link here: the dashboard the demo starts, on this machine only.
+        "dashboard": {
+            "address": "127.0.0.1",
+            "public_url": f"http://localhost:{dashboard_port}",
+        },
         "smtp": {
             "host": "127.0.0.1",
             "port": smtp_port,
@@ -238,14 +247,16 @@ def start_fresh(data_dir: Path) -> bool:
 
 @contextmanager
 def demo_services(
-    data_dir: Path, now: datetime | None = None
+    data_dir: Path, now: datetime | None = None, dashboard_port: int = 8501
 ) -> Iterator[tuple[Settings, DemoFeeds, Inbox]]:
     """Fresh data folder, sample server and SMTP sink running, demo config written and loaded."""
     data_dir.mkdir(parents=True, exist_ok=True)
     kinds = set(REGISTRY)
     timeline = build_timeline(now or datetime.now(UTC), kinds)
     with DemoFeeds(timeline) as feeds, smtp_sink(data_dir / "inbox") as (inbox, smtp_port):
-        path = write_config(data_dir, demo_config(feeds, timeline, smtp_port, kinds))
+        path = write_config(
+            data_dir, demo_config(feeds, timeline, smtp_port, kinds, dashboard_port)
+        )
         yield load_settings(path), feeds, inbox
 
 
@@ -273,12 +284,17 @@ def run_demo(port: int, browser: bool, data_dir: Path) -> int:
     os.environ.pop("VIGIA_DATABASE_URL", None)
     if start_fresh(data_dir):
         print(f"Starting a fresh demo: removed the previous demo's data in {data_dir}")
-    with demo_services(data_dir) as (settings, feeds, inbox):
+    with demo_services(data_dir, dashboard_port=port) as (settings, feeds, inbox):
         rt = Runtime.build(settings)
         dashboard: subprocess.Popen[bytes] | None = None
         try:
             dashboard = launch_dashboard(
-                settings.base_dir / "config.yaml", port, browser, settings.resolved_database_url
+                settings.base_dir / "config.yaml",
+                port,
+                browser,
+                settings.resolved_database_url,
+                address=settings.dashboard.address,
+                public_url=settings.dashboard.public_url,
             )
             print("Loading two weeks of sample mentions from the local feeds:", flush=True)
             load_history(rt)
