@@ -245,13 +245,13 @@ def html_part(message: EmailMessage) -> str:
 DECIDED_AT = START + timedelta(minutes=5)
 
 
-def decision_settings(database_url: str, folder: Path) -> Settings:
+def decision_settings(database_url: str, folder: Path, smtp_port: int = 25) -> Settings:
     """Vellora on `database_url`, e-mail to the team, and to the managers when critical."""
     return parse_settings(
         {
             "database_url": database_url,
             "brands": [{"name": "Vellora", "keywords": ["vellora"]}],
-            "smtp": smtp_settings(25),
+            "smtp": smtp_settings(smtp_port),
             "alerts": {"recipients": ["cm@example.com"], "managers": ["direccion@example.com"]},
         },
         base_dir=folder,

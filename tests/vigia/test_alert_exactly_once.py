@@ -12,6 +12,7 @@ from pathlib import Path
 from sqlalchemy.engine import Engine
 
 from tests.vigia.alert_scenario import (
+    DECIDED_AT,
     START,
     Collect,
     HangUpOnSecondMail,
@@ -20,16 +21,21 @@ from tests.vigia.alert_scenario import (
     SlowToConfirm,
     SmtpSink,
     alerting,
+    decision_settings,
     history,
     negatives,
     smtp_settings,
+    spike_finding,
     store,
 )
 from vigia.alerts.channels import deliver_due
-from vigia.alerts.detect import check_after_poll
+from vigia.alerts.context import AlertContext
+from vigia.alerts.detect import apply_finding, check_after_poll
 from vigia.alerts.digest import send_digest
+from vigia.alerts.policy import Decision
 from vigia.cli import main
 from vigia.pipeline import Runtime
+from vigia.storage import connect
 from vigia.storage.alerts import Delivery, deliveries_of, list_alerts, resend_delivery
 
 CM, TEAM, BOSS = "cm@example.com", "equipo@example.com", "direccion@example.com"
@@ -280,3 +286,30 @@ def test_a_well_behaved_server_still_gets_each_message_once_over_one_connection(
             rt.close()
         assert sorted(m["To"] for m in sink.messages) == sorted([CM, TEAM, BOSS])
         assert server.connections == 1
+
+
+def test_a_warning_still_queued_when_its_alert_escalates_is_not_sent_as_a_second_copy(
+    tmp_path: Path,
+) -> None:
+    # Another worker escalates the alert between one worker planning the warning round and
+    # sending it. A message is rendered when it is sent, so the queued warning would arrive as a
+    # copy of the critical one: it is dropped, and the team gets the critical e-mail once.
+    with SmtpSink() as sink:
+        settings = decision_settings(f"sqlite:///{tmp_path / 'vigia.db'}", tmp_path, sink.port)
+        engine = connect(settings.resolved_database_url)
+        ctx = AlertContext(settings, engine, lambda: DECIDED_AT)
+        try:
+            assert apply_finding(ctx, spike_finding("warning"), START).decision is Decision.NEW
+            escalated = apply_finding(ctx, spike_finding("critical"), DECIDED_AT)
+            assert escalated.decision is Decision.ESCALATE
+            deliver_due(ctx)
+            deliver_due(ctx)
+            with engine.connect() as conn:
+                rounds = sorted((d.round, d.recipient, d.ok) for d in deliveries_of(conn, 1))
+        finally:
+            engine.dispose()
+    assert rounds == [(2, "cm@example.com", True), (2, "direccion@example.com", True)]
+    assert [m["Subject"] for m in sink.to("cm@example.com")] == [
+        m["Subject"] for m in sink.to("direccion@example.com")
+    ]
+    assert len(sink.messages) == 2

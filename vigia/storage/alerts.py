@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.engine import Connection, RowMapping
 
 from timeutil import naive_utc, utc
@@ -300,8 +300,38 @@ def plan_notification(
         for channel, recipient in dict.fromkeys(targets)
     ]
     if rows:
+        _drop_untried_earlier_rounds(conn, alert_id, round_, list(dict.fromkeys(targets)), moment)
         conn.execute(upsert(conn, alert_deliveries).on_conflict_do_nothing(), rows)
     return round_
+
+
+def _drop_untried_earlier_rounds(
+    conn: Connection,
+    alert_id: int,
+    round_: int,
+    targets: Sequence[tuple[str, str]],
+    moment: datetime,
+) -> None:
+    """Earlier rounds' deliveries to the same targets that no sender has tried or taken yet.
+
+    The new round carries the alert as it is now, and a message is rendered when it is sent, so
+    the earlier one would arrive as a copy of it (a warning round still queued when the alert
+    escalates). Nothing was sent: the rows go. A delivery that was tried (it failed and waits for
+    its retry) stays on record, and one being sent (claimed) goes out as it is.
+    """
+    d = alert_deliveries.c
+    for channel, recipient in targets:
+        conn.execute(
+            delete(alert_deliveries).where(
+                d.alert_id == alert_id,
+                d.round < round_,
+                d.channel == channel,
+                d.recipient == recipient,
+                d.ok.is_(False),
+                d.attempts == 0,
+                d.next_attempt_at <= moment,
+            )
+        )
 
 
 def due_deliveries(
