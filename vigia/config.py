@@ -70,6 +70,17 @@ def parse_size(value: Any) -> int:
     return int(float(match[1]) * _SIZE_UNITS[(match[2] or "b")[0].lower()])
 
 
+def duration_above(
+    value: Any, minimum: timedelta, problem: str, inclusive: bool = True
+) -> timedelta:
+    """A duration from config (see parse_duration) of at least `minimum` (above it when not
+    `inclusive`); ValueError(`problem`) otherwise."""
+    duration = parse_duration(value)
+    if duration < minimum or not inclusive and duration == minimum:
+        raise ValueError(problem)
+    return duration
+
+
 def secret_env_name(*path: str) -> str:
     """The environment variable holding the secret at `path`, e.g. ('smtp', 'password') -> VIGIA_SMTP_PASSWORD."""
     return "VIGIA_" + "_".join(re.sub(r"[^A-Za-z0-9]+", "_", p).upper() for p in path)
@@ -133,10 +144,7 @@ class SourceConfig(BaseModel):
     @field_validator("interval", mode="before")
     @classmethod
     def _duration(cls, value: Any) -> timedelta:
-        duration = parse_duration(value)
-        if duration < timedelta(seconds=5):
-            raise ValueError("expected at least 5s between polls")
-        return duration
+        return duration_above(value, timedelta(seconds=5), "expected at least 5s between polls")
 
     @field_validator("type")
     @classmethod
@@ -353,10 +361,8 @@ class HttpConfig(_Strict):
     @field_validator("deadline", mode="before")
     @classmethod
     def _duration(cls, value: Any) -> timedelta:
-        duration = parse_duration(value)
-        if duration <= timedelta(0):
-            raise ValueError("expected a positive duration such as 30s or 2m")
-        return duration
+        problem = "expected a positive duration such as 30s or 2m"
+        return duration_above(value, timedelta(0), problem, inclusive=False)
 
     @field_validator("max_response_size", mode="before")
     @classmethod
@@ -374,10 +380,8 @@ class WorkersConfig(_Strict):
     @field_validator("lease", mode="before")
     @classmethod
     def _duration(cls, value: Any) -> timedelta:
-        lease = parse_duration(value)
-        if lease < timedelta(seconds=3):
-            raise ValueError("expected a duration of at least 3s, such as 60s")
-        return lease
+        problem = "expected a duration of at least 3s, such as 60s"
+        return duration_above(value, timedelta(seconds=3), problem)
 
 
 class DashboardConfig(_Strict):

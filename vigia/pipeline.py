@@ -31,7 +31,7 @@ from vigia.config import Settings, SourceConfig
 from vigia.storage import connect, describe_db_error, is_missing_table
 from vigia.storage.claims import claim_source, release_source
 from vigia.storage.mentions import active_thread_roots, save_batch
-from vigia.storage.migrate import restore_tables, upgrade
+from vigia.storage.migrate import repair
 from vigia.storage.sources import SourceHealth, load_health, record_failure, record_success
 
 log = logging.getLogger(__name__)
@@ -214,24 +214,14 @@ def _fetch_and_store(
 
 
 def _recreate_schema(rt: Runtime) -> None:
-    """Tables vanished under a running worker (the database was dropped and made anew, or a
-    table was dropped, which leaves the revision at head and the migrations nothing to do)."""
     try:
-        done = upgrade(rt.engine)
-        restored = restore_tables(rt.engine)
+        done = repair(rt.engine)
     except DBAPIError as exc:
         log.error(
             "database tables are missing and could not be recreated: %s", describe_db_error(exc)
         )
     else:
-        if restored:
-            log.warning(
-                "database tables were missing: %s recreated at schema %s",
-                ", ".join(restored),
-                done.after,
-            )
-        else:
-            log.warning("database tables were missing: %s through the migrations", done.describe())
+        log.warning("database tables were missing: %s", done)
 
 
 def _check_alerts(rt: Runtime, report: PollReport) -> None:

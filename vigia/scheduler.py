@@ -13,7 +13,7 @@ import logging
 import signal
 import threading
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -165,8 +165,6 @@ def _weekly_export(rt: Runtime) -> None:
 
 
 def _daily_digest(rt: Runtime) -> None:
-    today: date = rt.clock().astimezone(ZoneInfo(rt.settings.timezone)).date()
-
     def digest() -> None:
         try:
             sent = send_digest(rt.alert_context)
@@ -175,25 +173,28 @@ def _daily_digest(rt: Runtime) -> None:
         else:
             log.info("daily alert digest: %d e-mails sent", sent)
 
-    run_once_per_period(rt, "alerts:digest", today.isoformat(), digest)
+    run_once_per_period(rt, "alerts:digest", _local_date(rt), digest)
 
 
 def _retention_purge(rt: Runtime) -> None:
     retention = rt.settings.retention
-    now = rt.clock()
-    today: date = now.astimezone(ZoneInfo(rt.settings.timezone)).date()
 
     def purge_old() -> None:
         report = purge(
             rt.engine,
-            now,
+            rt.clock(),
             raw_payload_age=retention.raw_payload_age,
             mention_age=retention.mention_age,
             stop=rt.stopping.is_set,
         )
         log.info("retention purge: %s", report.summary())
 
-    run_once_per_period(rt, "retention:purge", today.isoformat(), purge_old)
+    run_once_per_period(rt, "retention:purge", _local_date(rt), purge_old)
+
+
+def _local_date(rt: Runtime) -> str:
+    """Today in the configured time zone: the period of the daily jobs."""
+    return rt.clock().astimezone(ZoneInfo(rt.settings.timezone)).date().isoformat()
 
 
 def run_until_stopped(rt: Runtime, stop: threading.Event | None = None) -> None:

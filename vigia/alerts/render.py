@@ -228,8 +228,8 @@ def _sections(
                 ),
             )
         )
-        if web_url(ev.get("root_url")):
-            sections.append(_Section("link", web_url(ev["root_url"])))
+        if root_url := web_url(ev.get("root_url")):
+            sections.append(_Section("link", root_url))
         sections.append(
             _Section(
                 "p",
@@ -302,8 +302,8 @@ def _text(sections: Sequence[_Section]) -> str:
             lines.append(f"{s.text}:")
             for i, m in enumerate(s.items, 1):
                 lines.append(f"{i}. {_byline(m)} — {_short(m.get('text', ''), 280)}")
-                if web_url(m.get("url")):
-                    lines.append(f"   {web_url(m['url'])}")
+                if url := web_url(m.get("url")):
+                    lines.append(f"   {url}")
             lines.append("")
     return "\n".join(lines).rstrip() + "\n"
 

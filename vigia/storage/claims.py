@@ -37,23 +37,32 @@ def claim_source(
     """
     moment = naive_utc(now)
     s = source_state.c
-    conn.execute(
-        upsert(conn, source_state)
-        .values(source=source, consecutive_failures=0, skipped_items=0)
-        .on_conflict_do_nothing()
-    )
     # A worker may retake its own claim: one left behind when the database went away mid-poll.
     free = or_(s.claimed_until.is_(None), s.claimed_until <= moment, s.claimed_by == worker)
     conditions = [s.source == source, free]
     if not ignore_schedule:
         conditions.append(or_(s.next_poll_at.is_(None), s.next_poll_at <= moment))
     due = select(s.source).where(*conditions).with_for_update(skip_locked=True)
-    claimed = conn.execute(
+    claim = (
         update(source_state)
         .where(s.source.in_(due.scalar_subquery()))
         .values(claimed_by=worker, claimed_until=moment + lease)
     )
-    return load_health(conn, source) if claimed.rowcount == 1 else None
+    claimed = conn.execute(claim).rowcount == 1
+    if not claimed and _add_state_row(conn, source):  # a source never polled before
+        claimed = conn.execute(claim).rowcount == 1
+    return load_health(conn, source) if claimed else None
+
+
+def _add_state_row(conn: Connection, source: str) -> bool:
+    """Give `source` its state row if it has none (another worker may add it first)."""
+    added = conn.execute(
+        upsert(conn, source_state)
+        .values(source=source, consecutive_failures=0, skipped_items=0)
+        .on_conflict_do_nothing()
+        .returning(source_state.c.source)
+    ).first()
+    return added is not None
 
 
 def claim_period(

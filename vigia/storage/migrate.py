@@ -68,13 +68,27 @@ def upgrade(engine: Engine, target: str = "head") -> Upgrade:
     with engine.begin() as conn:
         lock_transaction(conn, _LOCK_KEY)
         config = _config(conn)
+        stamped = MigrationContext.configure(conn).get_current_revision()
         before = current(conn)
-        if before is not None and MigrationContext.configure(conn).get_current_revision() is None:
+        if stamped is None and before is not None:  # a 0.1.0 database: it has the baseline
             command.stamp(config, BASELINE)
         command.upgrade(config, target)
         after = MigrationContext.configure(conn).get_current_revision()
     assert after is not None
     return Upgrade(before, after)
+
+
+def repair(engine: Engine) -> str:
+    """Bring back tables that vanished under a running worker; what was done, for the log.
+
+    A database dropped and made anew is migrated from scratch; a table dropped by hand leaves
+    ``alembic_version`` at head, so the migrations have nothing to run and it is recreated.
+    """
+    done = upgrade(engine)
+    restored = restore_tables(engine)
+    if restored:
+        return f"{', '.join(restored)} recreated at schema {done.after}"
+    return f"{done.describe()} through the migrations"
 
 
 def restore_tables(engine: Engine) -> list[str]:
