@@ -6,6 +6,7 @@ expected, e.g. ``config.yaml: sources[1] (acme-news).interval: expected a durati
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -33,6 +34,7 @@ from analysis.threads import ThreadParams
 from collectors import REGISTRY
 from collectors.base import CollectorOptions
 from collectors.http import DEADLINE, MAX_RESPONSE_BYTES
+from vigia.access.roles import Role
 from vigia.storage.engine import check_url
 
 DEFAULT_DATABASE_URL = "sqlite:///data/vigia.db"
@@ -400,6 +402,76 @@ class DashboardConfig(_Strict):
         return _http_url(value)
 
 
+class SsoConfig(_Strict):
+    """Single sign-on through an OpenID Connect provider (Streamlit's st.login).
+
+    The client id and secret come from VIGIA_AUTH_SSO_CLIENT_ID and VIGIA_AUTH_SSO_CLIENT_SECRET;
+    the provider calls back at `dashboard.public_url` + /oauth2callback.
+    """
+
+    label: str = Field("SSO", min_length=1, max_length=40)
+    server_metadata_url: str
+
+    @field_validator("server_metadata_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        return _http_url(value)
+
+    @property
+    def client_id(self) -> str | None:
+        return read_secret("auth", "sso", "client_id")
+
+    @property
+    def client_secret(self) -> str | None:
+        return read_secret("auth", "sso", "client_secret")
+
+
+class ProxyAuthConfig(_Strict):
+    """A reverse proxy that signs people in and passes their e-mail in `header`; the header is
+    believed only from the `trusted` addresses or networks (the proxy's own)."""
+
+    header: str = Field("X-Forwarded-Email", pattern=r"^[A-Za-z0-9-]+$")
+    trusted: list[str] = Field(min_length=1)
+
+    @field_validator("trusted")
+    @classmethod
+    def _networks(cls, values: list[str]) -> list[str]:
+        for value in values:
+            try:
+                ipaddress.ip_network(value, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"expected IP addresses or networks such as 127.0.0.1 or 10.0.0.0/8, "
+                    f"got {value!r}"
+                ) from None
+        return values
+
+
+class AuthConfig(_Strict):
+    """Signing in to the dashboard: session lengths, the acknowledge links in alert e-mails,
+    and the roles of single sign-on or proxy users, by e-mail ("*@example.com" for a domain)."""
+
+    session_lifetime: timedelta = timedelta(hours=12)
+    idle_timeout: timedelta = timedelta(hours=1)
+    ack_link_lifetime: timedelta = timedelta(days=3)
+    roles_by_email: dict[str, Role] = {}
+    sso: SsoConfig | None = None
+    proxy: ProxyAuthConfig | None = None
+
+    @field_validator("session_lifetime", "idle_timeout", "ack_link_lifetime", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> timedelta:
+        return duration_above(value, timedelta(minutes=1), "expected a duration such as 30m or 12h")
+
+    @field_validator("roles_by_email")
+    @classmethod
+    def _emails(cls, values: dict[str, Role]) -> dict[str, Role]:
+        for key in values:
+            if not re.fullmatch(r"(\*|[^@\s*]+)@[^@\s*]+\.[^@\s*]+", key):
+                raise ValueError(f"expected e-mail addresses or *@domain as keys, got {key!r}")
+        return {key.casefold(): role for key, role in values.items()}
+
+
 class ThresholdConfig(_Strict):
     negative: float = Field(ge=-1, le=0)
     positive: float = Field(ge=0, le=1)
@@ -450,6 +522,7 @@ class Settings(_Strict):
     sources: list[SourceConfig] = []
     alerts: AlertsConfig = AlertsConfig()
     dashboard: DashboardConfig = DashboardConfig()
+    auth: AuthConfig = AuthConfig()
     smtp: SmtpConfig | None = None
     export: ExportConfig = ExportConfig()
     http: HttpConfig = HttpConfig()

@@ -185,3 +185,43 @@ alert_deliveries = Table(
     UniqueConstraint("alert_id", "round", "channel", "recipient", name="uq_alert_deliveries"),
     Index("ix_alert_deliveries_due", "next_attempt_at"),
 )
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("name", String(100), nullable=False, unique=True),
+    Column("email", String(255), unique=True),
+    Column("role", String(10), nullable=False),
+    # An argon2id hash in PHC form ("$argon2id$v=19$m=...,t=...,p=...$salt$hash").
+    Column("password_hash", Text, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("password_changed_at", DateTime, nullable=False),
+    Column("disabled_at", DateTime),
+)
+
+sign_in_failures = Table(
+    "sign_in_failures",
+    metadata,
+    # Keyed by the name typed (case-folded), known or not, so guessing costs the same for both.
+    Column("name", String(255), primary_key=True),
+    Column("failures", Integer, nullable=False),
+    Column("last_failed_at", DateTime, nullable=False),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("at", DateTime, nullable=False),
+    # Who: a user's name or e-mail (single sign-on), or "shell:LOGIN" for a CLI run without --as.
+    Column("actor", String(255), nullable=False),
+    # Where from: dashboard, email-link or cli.
+    Column("via", String(20), nullable=False),
+    Column("action", String(40), nullable=False),
+    Column("target", String(255), nullable=False),
+    # The changed fields before and after, as JSON objects.
+    Column("before", Text, nullable=False),
+    Column("after", Text, nullable=False),
+    Index("ix_audit_log_at", "at"),
+)

@@ -1,0 +1,1 @@
+"""Team access: roles, accounts, sign-in, signed links, single sign-on and audited actions."""
