@@ -6,18 +6,27 @@ from datetime import UTC, datetime
 
 import streamlit as st
 
-from dashboard import data
+from dashboard import access, data
+from vigia.access.roles import Permission, Role
 from vigia.config import ConfigError
 
 REFRESH_SECONDS = 30
 
 st.set_page_config(page_title="Vigía", page_icon="📡", layout="wide")
 
+try:
+    settings = data.settings()
+except ConfigError as exc:
+    st.error(f"La configuración no es válida (invalid configuration): {data.config_path()}")
+    st.code(str(exc), language=None)
+    st.stop()
+
 # The page files live in views/, not pages/: a folder named `pages` beside the entry script
 # switches Streamlit to its legacy multipage mode for the first run of a process, so a deep
 # link such as /alerts opened after a restart ran the page alone, without this sidebar.
-pages = st.navigation(
-    [
+PAGES = {
+    page.url_path or "overview": page
+    for page in (
         st.Page(
             "views/overview.py",
             title="Tendencias (Overview)",
@@ -29,15 +38,28 @@ pages = st.navigation(
         ),
         st.Page("views/mentions.py", title="Menciones (To answer)", icon=":material/forum:"),
         st.Page("views/sources.py", title="Fuentes (Sources)", icon=":material/sensors:"),
+        st.Page("views/audit.py", title="Auditoría (Audit)", icon=":material/history:"),
+        st.Page("views/users.py", title="Usuarios (Users)", icon=":material/group:"),
+    )
+}
+# Who may open each page beyond the ones every role reads.
+PAGE_PERMISSIONS = {"audit": Permission.READ_AUDIT, "users": Permission.MANAGE_USERS}
+
+# Nothing below runs before sign-in: no page, filter option or count reaches the browser.
+session = access.gate(list(PAGES.values()))
+pages = st.navigation(
+    [
+        page
+        for path, page in PAGES.items()
+        if path not in PAGE_PERMISSIONS or session.actor().may(PAGE_PERMISSIONS[path])
     ]
 )
-
-try:
-    settings = data.settings()
-except ConfigError as exc:
-    st.error(f"La configuración no es válida (invalid configuration): {data.config_path()}")
-    st.code(str(exc), language=None)
-    st.stop()
+ROLE_NAMES = {
+    Role.VIEWER: "lectura (viewer)",
+    Role.AGENT: "agente (agent)",
+    Role.MANAGER: "responsable (manager)",
+    Role.ADMIN: "administración (admin)",
+}
 
 
 @st.fragment(run_every=REFRESH_SECONDS)
@@ -46,8 +68,9 @@ def watch_for_new_data() -> None:
     version = data.data_version()
     previous = st.session_state.get("vigia_data_version")
     st.session_state["vigia_data_version"] = version
-    if previous is not None and previous != version:
+    if access.expired() or previous is not None and previous != version:
         data.refresh()
+        st.session_state[access.AUTO_RERUN_KEY] = True
         st.rerun()
     now = datetime.now(UTC).astimezone(data.zone())
     st.caption(f"Actualizado {now:%H:%M:%S} · se refresca cada {REFRESH_SECONDS} s")
@@ -90,6 +113,10 @@ with st.sidebar:
         help="Filtra el desglose de temas y la lista de menciones.",
     )
     st.divider()
+    who, leave = st.columns([3, 2], vertical_alignment="center")
+    who.caption(f":material/person: {data.md_escape(session.name)} · {ROLE_NAMES[session.role]}")
+    if session.method != "proxy":  # behind a signing-in proxy, the proxy signs out
+        leave.button("Salir", icon=":material/logout:", on_click=access.sign_out, key="sign_out")
     watch_for_new_data()
     st.caption(f"Zona horaria: {settings.timezone}")
 

@@ -22,16 +22,16 @@ from sqlalchemy import Engine
 
 from collectors.text import csv_cell, web_url, without_bidi
 from timeutil import naive_utc
+from vigia.access import accounts, actions
+from vigia.access.roles import Actor, Forbidden
 from vigia.config import Settings, load_settings
-from vigia.storage import open_engine, reads
+from vigia.storage import audit, open_engine, reads
 from vigia.storage.alerts import (
     AlertRow,
     Delivery,
     deliveries_of,
     get_alert,
     list_alerts,
-    resend_delivery,
-    set_alert_state,
 )
 from vigia.storage.sources import SourceHealth, all_health
 
@@ -652,22 +652,65 @@ def open_alert_count(f: Filters) -> int:
     return len(_alert_rows(str(config_path()), ("open",), f.brands))
 
 
-def change_alert_state(alert_id: int, state: str) -> None:
-    """Acknowledge, resolve or reopen an alert (one of the dashboard's two writes), then re-read."""
-    with engine().begin() as conn:
-        set_alert_state(conn, alert_id, state, datetime.now(UTC))
+def change_alert_state(actor: Actor, alert_id: int, state: str) -> None:
+    """Acknowledge, resolve or reopen an alert as `actor` (role checked, audited), then re-read."""
+    try:
+        actions.change_alert_state(engine(), actor, alert_id, state, datetime.now(UTC))
+    except Forbidden as exc:
+        st.toast(str(exc), icon=":material/block:")
+    except KeyError:
+        pass  # gone meanwhile (erased): the re-read shows it
     refresh()
 
 
-def resend(delivery_id: int) -> None:
-    """Make an unconfirmed delivery due again (the dashboard's other write); the next poll sends
-    it. One already due or delivered is left alone: pressing twice never sends twice."""
+def resend(actor: Actor, delivery_id: int) -> None:
+    """Make an unconfirmed delivery due again as `actor`; the next poll sends it. One already
+    due or delivered is left alone: pressing twice never sends twice."""
     try:
-        with engine().begin() as conn:
-            resend_delivery(conn, delivery_id, datetime.now(UTC))
+        actions.resend(engine(), actor, delivery_id, datetime.now(UTC))
+    except Forbidden as exc:
+        st.toast(str(exc), icon=":material/block:")
     except (KeyError, ValueError):
         pass  # someone resent it already (another tab, the CLI): the re-read shows it
     refresh()
+
+
+# --- audit trail and users ---------------------------------------------------------------------
+
+
+def _changes(before: dict[str, Any], after: dict[str, Any]) -> str:
+    keys = dict.fromkeys([*before, *after])
+    return " · ".join(f"{k}: {before.get(k, '—')} → {after.get(k, '—')}" for k in keys)
+
+
+def audit_trail(since: datetime, limit: int) -> pd.DataFrame:
+    """The audit trail from `since` on, newest first (uncached: it is read to be sure)."""
+    with engine().connect() as conn:
+        found = audit.entries(conn, since=since, limit=limit)
+    return pd.DataFrame(
+        {
+            "at": [local_time(e.at, "%d/%m/%Y %H:%M:%S") for e in found],
+            "actor": [shown_text(e.actor) for e in found],
+            "via": [e.via for e in found],
+            "action": [e.action for e in found],
+            "target": [shown_text(e.target) for e in found],
+            "change": [shown_text(_changes(e.before, e.after)) for e in found],
+        }
+    )
+
+
+def user_table(actor: Actor) -> pd.DataFrame:
+    """Every local account (admins only: role checked by accounts.list_users)."""
+    found = accounts.list_users(engine(), actor)
+    return pd.DataFrame(
+        {
+            "name": [u.name for u in found],
+            "role": [u.role for u in found],
+            "email": [u.email or "" for u in found],
+            "active": [u.active for u in found],
+            "created": [local_time(u.created_at) for u in found],
+        }
+    )
 
 
 # --- sources -----------------------------------------------------------------------------------

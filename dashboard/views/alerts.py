@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import streamlit as st
 
-from dashboard import data
+from dashboard import access, data
+from vigia.access.links import LinkError, check_ack_token
+from vigia.access.roles import Actor, Permission
 
 VIEWS = {
     "active": ("Activas", ("open", "acknowledged")),
@@ -34,8 +38,9 @@ MOVES = {"open": ("acknowledged", "resolved"), "acknowledged": ("resolved",), "r
 HEADLINE = 5
 
 
-def show(alert: data.AlertView, linked: bool = False) -> None:
-    """One alert as a card: badges, buttons, numbers, links, deliveries and its evidence."""
+def show(alert: data.AlertView, actor: Actor, linked: bool = False) -> None:
+    """One alert as a card: badges, the buttons `actor`'s role allows, numbers, links,
+    deliveries and its evidence."""
     severity, colour = data.SEVERITIES.get(alert.severity, (alert.severity, "gray"))
     with st.container(border=True):
         head, actions = st.columns([5, 1], vertical_alignment="top")
@@ -56,7 +61,7 @@ def show(alert: data.AlertView, linked: bool = False) -> None:
                 )
             )
         with actions:
-            for target in MOVES[alert.state]:
+            for target in MOVES[alert.state] if actor.may(Permission.MANAGE_ALERTS) else ():
                 label, key, hint, icon = BUTTONS[target]
                 st.button(
                     label,
@@ -64,7 +69,7 @@ def show(alert: data.AlertView, linked: bool = False) -> None:
                     help=hint,
                     icon=icon,
                     on_click=data.change_alert_state,
-                    args=(alert.id, target),
+                    args=(actor, alert.id, target),
                     width="stretch",
                 )
         headline = list(alert.numbers.items())[:HEADLINE]
@@ -89,6 +94,8 @@ def show(alert: data.AlertView, linked: bool = False) -> None:
             # Never resent by itself (it may have arrived): a person decides.
             note, resend = st.columns([5, 1], vertical_alignment="center")
             note.warning(data.md_escape(label), icon=":material/help:")
+            if not actor.may(Permission.RESEND):
+                continue
             resend.button(
                 "Reenviar",
                 key=f"resend-{delivery_id}",
@@ -96,7 +103,7 @@ def show(alert: data.AlertView, linked: bool = False) -> None:
                 "diario); puede llegar dos veces",
                 icon=":material/send:",
                 on_click=data.resend,
-                args=(delivery_id,),
+                args=(actor, delivery_id),
                 width="stretch",
             )
         with st.expander("Evidencia completa (full evidence)", expanded=linked):
@@ -118,10 +125,41 @@ def linked_alert() -> data.AlertView | None:
     return found
 
 
+def acknowledge_from_link(alert: data.AlertView, actor: Actor) -> None:
+    """An e-mail's signed "acknowledge" link (`&ack=...`): acknowledge the alert as the
+    signed-in user if the link checks and their role allows; say why not otherwise."""
+    token = st.query_params.pop("ack", None)
+    if token is None:
+        return
+    try:
+        check_ack_token(token, alert.id, datetime.now(UTC))
+    except LinkError as exc:
+        st.error(f"No se ha reconocido la alerta: {exc}.", icon=":material/link_off:")
+        return
+    if not actor.may(Permission.MANAGE_ALERTS):
+        st.warning(
+            f"Tu rol ({actor.role.value}) no puede reconocer alertas: avisa a un responsable. "
+            "(Your role cannot acknowledge alerts.)",
+            icon=":material/block:",
+        )
+        return
+    if alert.state != "open":
+        st.info(f"La alerta #{alert.id} ya estaba {data.STATES[alert.state].lower()}.")
+        return
+    data.change_alert_state(actor.with_via("email-link"), alert.id, "acknowledged")
+    st.success(
+        f"Alerta #{alert.id} reconocida por {data.md_escape(actor.name)}. "
+        "(Acknowledged: no more e-mails for this crisis unless it grows.)",
+        icon=":material/done:",
+    )
+
+
 def forget_link() -> None:
     st.query_params.pop("id", None)
+    st.query_params.pop("ack", None)
 
 
+actor = access.require(Permission.READ)
 f = data.current_filters()
 st.title("Alertas (Alerts)")
 st.caption(
@@ -132,6 +170,8 @@ st.caption(
 # The alert an e-mail links to comes first, whatever its state, brand or the view below.
 linked = linked_alert()
 if linked is not None:
+    acknowledge_from_link(linked, actor)
+    linked = data.alert(linked.id) or linked
     title, close = st.columns([5, 1], vertical_alignment="bottom")
     title.subheader(f"Alerta #{linked.id} (linked alert)")
     close.button(
@@ -142,7 +182,7 @@ if linked is not None:
         on_click=forget_link,
         width="stretch",
     )
-    show(linked, linked=True)
+    show(linked, actor, linked=True)
     st.divider()
 
 view = st.segmented_control(
@@ -160,4 +200,4 @@ if not found:
     st.stop()
 
 for alert in found:
-    show(alert)
+    show(alert, actor)

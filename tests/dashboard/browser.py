@@ -88,6 +88,37 @@ class Chromium:
     def open(self, url: str) -> None:
         self.call("Page.navigate", url=url)
 
+    def evaluate(self, expression: str) -> Any:
+        """The value of a JavaScript expression in the page."""
+        return self.call("Runtime.evaluate", expression=expression)["result"].get("value")
+
+    def fill(self, label: str, value: str, timeout: float = 30.0) -> None:
+        """Type `value` into the input labelled `label`, as a person would (React sees it)."""
+        found = f"document.querySelector({json.dumps(f'input[aria-label={label!r}]')})"
+        deadline = time.monotonic() + timeout
+        while not self.evaluate(f"!!{found} && ({found}.focus(), {found}.select(), true)"):
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"no input labelled {label!r}; page text:\n{self.text()[:2000]}"
+                )
+            time.sleep(0.25)
+        self.call("Input.insertText", text=value)
+
+    def click(self, text: str, timeout: float = 30.0) -> None:
+        """Click the first button or link whose visible text ends with `text` (after its icon)."""
+        script = (
+            "(() => { const el = [...document.querySelectorAll('button, a')]"
+            f".find(e => e.innerText.trim().endsWith({json.dumps(text)}));"
+            " if (el) { el.click(); return true; } return false; })()"
+        )
+        deadline = time.monotonic() + timeout
+        while not self.evaluate(script):
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"nothing to click named {text!r}; page text:\n{self.text()[:2000]}"
+                )
+            time.sleep(0.25)
+
     def text(self) -> str:
         """The page's visible text right now."""
         result = self.call(

@@ -13,10 +13,10 @@ from streamlit.testing.v1 import AppTest
 import dashboard
 from dashboard import data
 from dashboard.data import CONFIG_ENV
-from tests.dashboard.seed import seed, write_config
+from tests.dashboard.seed import USERS, seed, write_config
 
 APP = Path(dashboard.__file__).parent / "app.py"
-Render = Callable[[str], AppTest]
+Render = Callable[..., AppTest]
 
 
 @pytest.fixture
@@ -43,13 +43,24 @@ def forget_dashboard_caches() -> None:
     st.cache_resource.clear()
 
 
+def sign_in(at: AppTest, name: str, password: str | None = None) -> AppTest:
+    """Fill the sign-in form as a user of the seeded database (their password by default)."""
+    at.text_input[0].input(name)
+    at.text_input[1].input(password if password is not None else USERS[name][1])
+    at.button[0].click().run()
+    assert not at.exception, at.exception
+    return at
+
+
 @pytest.fixture
 def app(seeded: tuple[Path, Engine]) -> Render:
-    """Render one page of the dashboard (a path under dashboard/, e.g. "views/alerts.py")."""
+    """Render one page of the dashboard (a path under dashboard/, e.g. "views/alerts.py"),
+    signed in as the seeded manager."""
 
-    def render(page: str) -> AppTest:
+    def render(page: str, user: str = "marta") -> AppTest:
         at = AppTest.from_file(str(APP), default_timeout=60).run()
         assert not at.exception, at.exception
+        sign_in(at, user)
         if page != "views/overview.py":
             at.switch_page(page).run()
         assert not at.exception, at.exception

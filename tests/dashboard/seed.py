@@ -21,6 +21,8 @@ from sqlalchemy import Engine, update
 
 from analysis.sentiment import Sentiment
 from collectors.base import Engagement, Mention
+from vigia.access.accounts import add_user
+from vigia.access.roles import Actor, Role
 from vigia.analyse import AnalysedMention
 from vigia.storage import connect
 from vigia.storage.alerts import (
@@ -51,6 +53,12 @@ THREAD_URL = "https://foro.example.org/t/vellora-estafa/991"
 MAIL_ERROR = "550 mailbox unavailable"
 FORUM_ERROR = "HTTP 503 from foro.example.org: Service Unavailable"
 THREAD_ROOT = "¿A alguien más le ha estafado Vellora? Hilo con capturas"
+# Accounts of the seeded database: name -> (role, password).
+USERS = {
+    "marta": ("manager", "marta-gestiona-2026"),
+    "victor": ("viewer", "victor-solo-lee-2026"),
+    "ada": ("admin", "ada-administra-2026"),
+}
 SOURCES = ("vellora-news", "vellora-forum", "vellora-mastodon", "vellora-reviews")
 
 
@@ -183,6 +191,9 @@ def seed(config_path: Path, now: datetime | None = None, url: str | None = None)
     now = now or datetime.now(UTC)
     url = url or yaml.safe_load(config_path.read_text(encoding="utf-8"))["database_url"]
     engine = connect(url)
+    setup = Actor("seed", Role.ADMIN, "cli")
+    for name, (role, password) in USERS.items():
+        add_user(engine, setup, name, role, password, now, email=f"{name}@vellora.example")
     items = _mentions(now)
     with engine.begin() as conn:
         for source in {a.mention.source for a in items}:

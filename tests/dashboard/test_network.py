@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import Engine, select
 from streamlit.testing.v1 import AppTest
 
-from tests.dashboard.conftest import APP
+from tests.dashboard.conftest import APP, sign_in
 from vigia.config import ConfigError, parse_settings
 from vigia.dashboard_launcher import wait_until_listening
 from vigia.demo.runner import demo_services, free_port
@@ -80,8 +80,9 @@ def test_vigia_dashboard_listens_on_loopback_only(seeded: tuple[Path, Engine]) -
 
 def alerts_page(query: dict[str, str]) -> AppTest:
     """The Alertas page opened at /alerts?… (as from an e-mail's link)."""
-    at = AppTest.from_file(str(APP), default_timeout=60).run()
+    at = AppTest.from_file(str(APP), default_timeout=60)
     at.query_params.update(query)
+    sign_in(at.run(), "marta")
     at.switch_page("views/alerts.py").run()
     assert not at.exception, at.exception
     return at

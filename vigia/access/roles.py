@@ -56,6 +56,9 @@ class Actor:
     role: Role
     via: str
 
+    def with_via(self, via: str) -> Actor:
+        return Actor(self.name, self.role, via)
+
     def may(self, permission: Permission) -> bool:
         return self.role.rank >= REQUIRED[permission].rank
 
