@@ -1,25 +1,35 @@
 """The dashboard's sign-in gate: who is signed in, for how long, and the sign-in form.
 
-A session lives in the browser tab's Streamlit session (server side); reloading the page or
-opening a new tab signs in again. It ends after `auth.idle_timeout` without use, at the latest
-`auth.session_lifetime` after sign-in, and at once when the account is disabled or its password
-changes. Single sign-on (st.login) and a trusted reverse proxy give sessions too, by e-mail.
+A password session lives in the tab's Streamlit session and in the database, found again after
+a page reload through a cookie (see session_cookie). It ends after `auth.idle_timeout` without
+use, at the latest `auth.session_lifetime` after sign-in, at sign-out, and at once when the
+account is disabled or its password changes. Single sign-on (st.login, with its own cookie) and
+a trusted reverse proxy give sessions too, by e-mail.
 """
 
 from __future__ import annotations
 
 import logging
+import secrets
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import streamlit as st
 from streamlit.navigation.page import StreamlitPage
 
-from dashboard import data
+from dashboard import data, session_cookie
 from vigia.access.identity import proxy_email, role_for_email
 from vigia.access.roles import Actor, Permission, Role
-from vigia.access.sessions import Session, local_account_allows
+from vigia.access.sessions import Session, local_account_allows, token_hash
 from vigia.access.signin import sign_in
 from vigia.storage import audit
+from vigia.storage.dashboard_sessions import (
+    delete_finished_sessions,
+    end_session,
+    find_session,
+    open_session,
+    touch_session,
+)
 from vigia.storage.users import get_user, get_user_by_email
 
 SESSION_KEY = "vigia_session"
@@ -52,13 +62,24 @@ def _record_sign_in(session: Session) -> None:
 def _start(name: str, role: Role, method: str) -> Session:
     now = _now()
     session = Session(name, role, method, now, now)
+    if method == "password":
+        token = secrets.token_urlsafe(32)
+        session = replace(session, token_hash=token_hash(token))
+        with data.engine().begin() as conn:
+            delete_finished_sessions(conn, now - data.settings().auth.idle_timeout)
+            open_session(conn, token_hash(token), name, now)
+        session_cookie.remember(token, data.settings().auth.session_lifetime)
     st.session_state[SESSION_KEY] = session
     _record_sign_in(session)
     return session
 
 
-def _end(notice: str | None) -> None:
+def _end(session: Session, notice: str | None) -> None:
     st.session_state.pop(SESSION_KEY, None)
+    if session.token_hash is not None:
+        with data.engine().begin() as conn:
+            end_session(conn, session.token_hash, _now())
+        session_cookie.forget()
     if notice:
         st.session_state[NOTICE_KEY] = notice
 
@@ -72,29 +93,51 @@ def _role_now(session: Session) -> Role | None:
     return role_for_email(session.name, data.settings().auth, account)
 
 
-def expired() -> bool:
-    """The tab's session has run out (checked by the auto-refresh, which then reruns the app)."""
-    session = st.session_state.get(SESSION_KEY)
-    if not isinstance(session, Session):
-        return False
+def _has_expired(session: Session) -> bool:
     auth = data.settings().auth
     return session.expiry(auth.session_lifetime, auth.idle_timeout) <= _now()
 
 
+def expired() -> bool:
+    """The tab's session has run out (checked by the auto-refresh, which then reruns the app)."""
+    session = st.session_state.get(SESSION_KEY)
+    return isinstance(session, Session) and _has_expired(session)
+
+
+def _from_cookie() -> Session | None:
+    """The password session the browser's cookie names, after a page reload or in a new tab."""
+    token = session_cookie.token()
+    if token is None:
+        return None
+    with data.engine().connect() as conn:
+        row = find_session(conn, token_hash(token))
+    if row is None:
+        return None
+    return Session(
+        row.user_name, Role.VIEWER, "password", row.started_at, row.last_seen_at, token_hash(token)
+    )
+
+
 def _valid_session() -> Session | None:
-    """The tab's session, renewed, or None (ended with a notice when it ran out)."""
+    """The tab's session (or the one its cookie names), renewed; None when there is none or it
+    has ended (then with a notice)."""
     session = st.session_state.get(SESSION_KEY)
     if not isinstance(session, Session):
-        return None
-    if expired():
-        _end("Tu sesión ha caducado; vuelve a entrar. (Session expired.)")
+        session = _from_cookie()
+        if session is None:
+            return None
+    if _has_expired(session):
+        _end(session, "Tu sesión ha caducado; vuelve a entrar. (Session expired.)")
         return None
     role = _role_now(session)
     if role is None:
-        _end("Tu cuenta ya no tiene acceso. (Account disabled or changed.)")
+        _end(session, "Tu cuenta ya no tiene acceso. (Account disabled or changed.)")
         return None
     used = not st.session_state.pop(AUTO_RERUN_KEY, False)
     renewed = session.seen(_now() if used else session.last_seen_at, role)
+    if session.token_hash and used:  # one small write per click: the session's last use
+        with data.engine().begin() as conn:
+            touch_session(conn, session.token_hash, renewed.last_seen_at)
     st.session_state[SESSION_KEY] = renewed
     return renewed
 
@@ -180,6 +223,7 @@ def gate(pages: list[StreamlitPage]) -> Session:
     (an e-mail's /alerts?id=N&ack=...) stays in the browser and opens once signed in.
     """
     session = _valid_session() or _external_session()
+    session_cookie.write_pending()
     if session is not None:
         return session
     st.navigation(pages, position="hidden")
@@ -201,8 +245,10 @@ def may(permission: Permission) -> bool:
 
 def sign_out() -> None:
     session = st.session_state.get(SESSION_KEY)
-    _end("Has salido. (Signed out.)")
-    if isinstance(session, Session) and session.method == "sso":
+    if not isinstance(session, Session):
+        return
+    _end(session, "Has salido. (Signed out.)")
+    if session.method == "sso":
         st.logout()
 
 

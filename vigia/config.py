@@ -34,6 +34,7 @@ from analysis.threads import ThreadParams
 from collectors import REGISTRY
 from collectors.base import CollectorOptions
 from collectors.http import DEADLINE, MAX_RESPONSE_BYTES
+from vigia.access.links import SECRET_ENV, secret_key
 from vigia.access.roles import Role
 from vigia.storage.engine import check_url
 
@@ -574,6 +575,10 @@ class Settings(_Strict):
                 check_url(override)
             except ValueError as exc:
                 raise ValueError(f"VIGIA_DATABASE_URL (environment): {exc}") from None
+        try:
+            secret_key()  # checked at start, not at the first alert e-mail
+        except ValueError as exc:
+            raise ValueError(f"{SECRET_ENV} (environment): {exc}") from None
         brand_names = {b.name for b in self.brands}
         seen: set[str] = set()
         for source in self.sources:

@@ -86,9 +86,17 @@ def test_chromium_renders_every_page_after_sign_in(server: str, tmp_path: Path) 
         browser.wait_for_text("Auditoría (Audit trail)", "cambios, del más reciente")
         browser.screenshot(tmp_path / "audit.png", full_page=False)
 
+        # A reload (or a new tab) finds the session again through its cookie.
+        browser.open(f"{server}/alerts")
+        browser.wait_for_text("Pico de menciones negativas", "marta")
+
         browser.click("Salir")
         browser.wait_for_text("Has salido", "Entrar (sign in)")
         assert "Pico de menciones negativas" not in browser.text()
+        # Signed out, the cookie opens nothing any more.
+        browser.open(f"{server}/alerts")
+        text = browser.wait_for_text("Entrar (sign in)")
+        assert "Pico de menciones negativas" not in text
 
 
 def test_a_viewer_sees_no_acknowledge_button(server: str, tmp_path: Path) -> None:

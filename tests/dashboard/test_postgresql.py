@@ -10,7 +10,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from dashboard.data import CONFIG_ENV
-from tests.dashboard.conftest import APP, forget_dashboard_caches
+from tests.dashboard.conftest import APP, forget_dashboard_caches, sign_in
 from tests.dashboard.seed import ENGLISH_NEGATIVE, seed, write_config
 
 
@@ -32,8 +32,7 @@ def postgres_config(
 
 
 def test_pages_render_from_postgresql(postgres_config: Path) -> None:
-    at = AppTest.from_file(str(APP), default_timeout=60).run()
-    assert not at.exception, at.exception
+    at = sign_in(AppTest.from_file(str(APP), default_timeout=60).run(), "marta")
     shown = {m.label: (m.value, m.delta) for m in at.metric}
     assert shown["Menciones"] == ("40", "20")
     assert shown["% negativas"] == ("25.0 %", "+15.0 pp")

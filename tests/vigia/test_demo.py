@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 import time
@@ -9,20 +10,33 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
 from email.header import decode_header, make_header
+from email.policy import default as default_policy
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
-from sqlalchemy import text
+import pytest
+from sqlalchemy import Engine, text
 
 from collectors import REGISTRY
+from timeutil import utc_now
+from vigia.access.accounts import disable_user
+from vigia.access.links import SECRET_ENV, LinkError, check_ack_token
+from vigia.access.signin import sign_in
 from vigia.demo.feeds import RSS_PATH, DemoFeeds
-from vigia.demo.runner import demo_services, load_history
+from vigia.demo.runner import SETUP, demo_services, load_history, print_sign_in
 from vigia.demo.story import HISTORY, STORY, THREAD_ROOT, bank, build_timeline
 from vigia.pipeline import Runtime
 from vigia.scheduler import run_until_stopped
+from vigia.storage import connect
 
 T0 = datetime(2026, 3, 2, 10, 30, tzinfo=UTC)  # a Monday morning
 KNOWN_PLACEHOLDERS = {"marca", "producto", "ciudad", "dias", "pedido", "importe", "hora"}
+SIGN_IN = re.compile(
+    r"^Vigía demo: sign in as  (\S+)  with password  (\S+)   "
+    r"\(Entrar: usuario \1 · contraseña \2\)$",
+    re.MULTILINE,
+)
 
 
 def _templates(node: object) -> list[str]:
@@ -85,6 +99,27 @@ def _subject(raw: bytes) -> str:
     return str(make_header(decode_header(message_from_bytes(raw)["Subject"] or "")))
 
 
+def _printed_sign_in(engine: Engine, capsys: pytest.CaptureFixture[str]) -> tuple[str, str]:
+    """The name and password `print_sign_in` prints, on its line of its own."""
+    print_sign_in(engine, utc_now())
+    (printed,) = SIGN_IN.findall(capsys.readouterr().out)
+    return printed
+
+
+def _signs_in_as_manager(engine: Engine, name: str, password: str) -> bool:
+    user = sign_in(engine, name, password, utc_now()).user
+    return user is not None and user.role == "manager"
+
+
+def _ack_link(raw: bytes) -> tuple[int, str]:
+    """The alert id and token of the acknowledge link in an e-mail's plain text."""
+    message = message_from_bytes(raw, policy=default_policy)
+    body = message.get_body(preferencelist=("plain",)).get_content()  # type: ignore[attr-defined]
+    (url,) = re.findall(r"http://localhost:8501/alerts\?id=\d+&ack=[\w.-]+", body)
+    query = parse_qs(urlsplit(url).query)
+    return int(query["id"][0]), query["ack"][0]
+
+
 def _wait(condition, timeout: float = 40.0) -> bool:  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -94,9 +129,14 @@ def _wait(condition, timeout: float = 40.0) -> bool:  # type: ignore[no-untyped-
     return condition()
 
 
-def test_demo_pipeline_stores_mentions_and_raises_each_alert_once_by_email(tmp_path: Path) -> None:
+def test_demo_pipeline_stores_mentions_and_raises_each_alert_once_by_email(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(SECRET_ENV, raising=False)  # the demo makes its own
     with demo_services(tmp_path) as (settings, feeds, inbox):
         rt = Runtime.build(settings)
+        name, password = _printed_sign_in(rt.engine, capsys)
+        assert name == "demo" and _signs_in_as_manager(rt.engine, name, password)
         load_history(rt)
         stop = threading.Event()
         runner = threading.Thread(target=run_until_stopped, args=(rt, stop))
@@ -140,6 +180,13 @@ def test_demo_pipeline_stores_mentions_and_raises_each_alert_once_by_email(tmp_p
             (_subject(p.read_bytes()), message_from_bytes(p.read_bytes())["To"])
             for p in inbox.received
         ]
+        # The demo's own secret key signs each e-mail's acknowledge link for its alert.
+        for path in inbox.received:
+            alert_id, token = _ack_link(path.read_bytes())
+            check_ack_token(token, alert_id, utc_now())
+            with pytest.raises(LinkError):
+                check_ack_token(token, alert_id + 100, utc_now())
+    assert SECRET_ENV not in os.environ  # set for the demo's run only
 
     # Every configured source served and stored mentions; several kinds of source.
     assert set(per_source) == {s.name for s in settings.sources}
@@ -155,3 +202,18 @@ def test_demo_pipeline_stores_mentions_and_raises_each_alert_once_by_email(tmp_p
     assert any("Vellora" in s for s, _ in received)
     assert {to for _, to in received} >= {"comunidad@vellora.example"}
     assert len({s for s, _ in received}) == 2
+
+
+def test_a_later_demo_run_gives_the_demo_account_a_new_password_and_enables_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    engine = connect(f"sqlite:///{tmp_path / 'vigia-demo.db'}")
+    try:
+        name, first = _printed_sign_in(engine, capsys)
+        disable_user(engine, SETUP, name, utc_now())
+        again, second = _printed_sign_in(engine, capsys)
+        assert again == name and second != first
+        assert _signs_in_as_manager(engine, name, second)
+        assert not _signs_in_as_manager(engine, name, first)
+    finally:
+        engine.dispose()

@@ -63,7 +63,7 @@ NEW_COLUMNS = {
     "source_state": {"claimed_by", "claimed_until"},
     "alert_deliveries": {"uncertain_at"},
 }
-NEW_TABLES = {"period_runs", "alembic_version", "users", "sign_in_failures", "audit_log"}
+NEW_TABLES = {"period_runs", "alembic_version", "users", "sign_in_failures", "audit_log", "dashboard_sessions"}
 DEADLINE = 60.0  # seconds any wait for a subprocess or a poll may take before the test fails
 
 

@@ -10,7 +10,14 @@ from sqlalchemy import Connection, Engine
 from vigia.access.passwords import hash_password
 from vigia.access.roles import Actor, Permission, Role
 from vigia.storage import audit
-from vigia.storage.users import UserRow, all_users, get_user, insert_user, update_user
+from vigia.storage.users import (
+    UserRow,
+    all_users,
+    get_user,
+    get_user_by_email,
+    insert_user,
+    update_user,
+)
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,99}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -53,6 +60,9 @@ def add_user(
     with engine.begin() as conn:
         if get_user(conn, name) is not None:
             raise ValueError(f"a user called {name!r} exists already")
+        owner = get_user_by_email(conn, email) if email is not None else None
+        if owner is not None:
+            raise ValueError(f"{email!r} is the e-mail of user {owner.name} already")
         user = insert_user(conn, name, role.value, password_hash, email, now)
         audit.record(
             conn,

@@ -14,6 +14,8 @@ import os
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
+from timeutil import utc
+
 SECRET_ENV = "VIGIA_SECRET_KEY"
 MIN_SECRET_LENGTH = 32
 
@@ -29,7 +31,7 @@ def secret_key() -> bytes | None:
         return None
     if len(value) < MIN_SECRET_LENGTH:
         raise ValueError(
-            f"{SECRET_ENV} must hold at least {MIN_SECRET_LENGTH} characters "
+            f"must hold at least {MIN_SECRET_LENGTH} characters "
             "(e.g. the output of: python -c 'import secrets; print(secrets.token_urlsafe(32))')"
         )
     return value.encode("utf-8")
@@ -41,7 +43,7 @@ def _signature(key: bytes, alert_id: int, expires: int) -> str:
 
 
 def ack_token(key: bytes, alert_id: int, expires: datetime) -> str:
-    stamp = int(expires.timestamp())
+    stamp = int(utc(expires).timestamp())
     return f"{stamp}.{_signature(key, alert_id, stamp)}"
 
 
@@ -60,10 +62,12 @@ def check_ack_token(token: str, alert_id: int, now: datetime) -> None:
     if key is None:
         raise LinkError("acknowledge links are off: VIGIA_SECRET_KEY is not set")
     stamp_text, _, signature = token.partition(".")
-    if not stamp_text.isdigit() or len(stamp_text) > 12:
+    # ASCII only: int() refuses "²" although isdigit() accepts it, and compare_digest raises
+    # TypeError on non-ASCII text.
+    if not token.isascii() or not stamp_text.isdigit() or len(stamp_text) > 12:
         raise LinkError("the acknowledge link is malformed")
     stamp = int(stamp_text)
     if not hmac.compare_digest(signature, _signature(key, alert_id, stamp)):
         raise LinkError("the acknowledge link is not valid for this alert")
-    if datetime.fromtimestamp(stamp, UTC) < now:
+    if datetime.fromtimestamp(stamp, UTC) < utc(now):
         raise LinkError("the acknowledge link has expired")

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from vigia.access.roles import Actor, Role
@@ -18,6 +19,8 @@ class Session:
     method: str  # "password", "sso" or "proxy"
     started_at: datetime
     last_seen_at: datetime
+    # The hash of the browser cookie that brings a password session back after a page reload.
+    token_hash: str | None = None
 
     def actor(self, via: str = "dashboard") -> Actor:
         return Actor(self.name, self.role, via)
@@ -28,7 +31,7 @@ class Session:
         return min(self.started_at + lifetime, self.last_seen_at + idle)
 
     def seen(self, now: datetime, role: Role) -> Session:
-        return Session(self.name, role, self.method, self.started_at, now)
+        return replace(self, role=role, last_seen_at=now)
 
 
 def local_account_allows(session: Session, user: UserRow | None) -> Role | None:
@@ -37,3 +40,8 @@ def local_account_allows(session: Session, user: UserRow | None) -> Role | None:
     if user is None or not user.active or user.password_changed_at > session.started_at:
         return None
     return Role(user.role)
+
+
+def token_hash(token: str) -> str:
+    """How a session cookie's token is stored: its SHA-256 (the token holds 256 random bits)."""
+    return hashlib.sha256(token.encode("ascii", "replace")).hexdigest()

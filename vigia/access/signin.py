@@ -9,6 +9,7 @@ count. A success clears the count.
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -27,6 +28,7 @@ from vigia.storage.users import (
 FREE_ATTEMPTS = 3
 FIRST_WAIT = timedelta(seconds=5)
 MAX_WAIT = timedelta(minutes=15)
+_MAX_DOUBLINGS = math.ceil(math.log2(MAX_WAIT / FIRST_WAIT))
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +45,9 @@ def backoff(failures: int, last_failed_at: datetime | None, now: datetime) -> ti
     """How long from `now` until the next attempt for a name is checked (zero: now)."""
     if failures < FREE_ATTEMPTS or last_failed_at is None:
         return timedelta(0)
-    step = min(FIRST_WAIT * 2 ** (failures - FREE_ATTEMPTS), MAX_WAIT)
+    # The exponent is capped: past MAX_WAIT, 2**n would overflow timedelta (47 failures in a row).
+    doublings = min(failures - FREE_ATTEMPTS, _MAX_DOUBLINGS)
+    step = min(FIRST_WAIT * 2**doublings, MAX_WAIT)
     return max(last_failed_at + step - now, timedelta(0))
 
 

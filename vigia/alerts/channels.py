@@ -39,7 +39,7 @@ from collectors.http import USER_AGENT
 from vigia.alerts.context import AlertContext
 from vigia.alerts.email import Outcome, SendResult, build_email, send_emails
 from vigia.alerts.policy import SEVERITY_RANK
-from vigia.alerts.render import Rendered, render_alert
+from vigia.alerts.render import Rendered, ack_link, render_alert
 from vigia.config import Settings, SmtpConfig, WebhookConfig
 from vigia.storage.alerts import (
     CLAIM_TTL,
@@ -105,7 +105,7 @@ def deliver_due(ctx: AlertContext, channels: Iterable[str] = IMMEDIATE) -> list[
     if not claimed:
         return []
     rendered = {
-        alert_id: _render(ctx.settings, alert) for alert_id, alert in alerts.items() if alert
+        alert_id: _render(ctx.settings, alert, now) for alert_id, alert in alerts.items() if alert
     }
     attempts: list[Attempt] = []
     emails = [d for d in claimed if d.channel == "email" and d.alert_id in rendered]
@@ -126,9 +126,10 @@ def deliver_due(ctx: AlertContext, channels: Iterable[str] = IMMEDIATE) -> list[
     return attempts
 
 
-def _render(settings: Settings, alert: AlertRow) -> Rendered:
-    cfg = settings.alerts
-    return render_alert(alert, cfg.language, settings.timezone, settings.dashboard.public_url)
+def _render(settings: Settings, alert: AlertRow, now: datetime) -> Rendered:
+    public_url = settings.dashboard.public_url
+    ack = ack_link(alert, public_url, now, settings.auth.ack_link_lifetime)
+    return render_alert(alert, settings.alerts.language, settings.timezone, public_url, ack)
 
 
 def _send_email_batch(

@@ -12,11 +12,13 @@ from __future__ import annotations
 import hashlib
 from collections import defaultdict
 from collections.abc import Sequence
+from datetime import datetime
 
 from vigia.alerts.channels import record_result, send_and_record
 from vigia.alerts.context import AlertContext
 from vigia.alerts.email import Outcome, SendResult, build_email
-from vigia.alerts.render import render_digest
+from vigia.alerts.render import AckLink, ack_link, render_digest
+from vigia.config import Settings
 from vigia.storage.alerts import (
     AlertRow,
     Delivery,
@@ -55,7 +57,11 @@ def send_digest(ctx: AlertContext) -> int:
                 listed.append(alert)
         listed.sort(key=lambda a: (a.opened_at, a.id))
         rendered = render_digest(
-            listed, settings.alerts.language, settings.timezone, settings.dashboard.public_url
+            listed,
+            settings.alerts.language,
+            settings.timezone,
+            settings.dashboard.public_url,
+            _ack_links(settings, listed, now),
         )
         message_id = _message_id(by_recipient[recipient])
         message = build_email(rendered, smtp.sender, recipient, now, message_id=message_id)
@@ -63,6 +69,13 @@ def send_digest(ctx: AlertContext) -> int:
     # A failed digest stays due for the next run rather than backing off past it.
     done = send_and_record(ctx, smtp, outgoing, retry_at=now)
     return sum(result.outcome is Outcome.SENT for _, result in done)
+
+
+def _ack_links(settings: Settings, alerts: Sequence[AlertRow], now: datetime) -> dict[int, AckLink]:
+    """The acknowledge link of each listed alert that has one, by alert id."""
+    public_url, lifetime = settings.dashboard.public_url, settings.auth.ack_link_lifetime
+    links = {a.id: ack_link(a, public_url, now, lifetime) for a in alerts}
+    return {alert_id: link for alert_id, link in links.items() if link}
 
 
 def _message_id(deliveries: Sequence[Delivery]) -> str:

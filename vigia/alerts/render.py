@@ -1,7 +1,8 @@
 """Alert messages in Spanish or English: a subject line, a plain-text body and an HTML body.
 
 Rendering is pure: everything it shows was stored in the alert's evidence when the finding was
-made, so a retried delivery shows exactly what the first attempt would have. Mention text comes
+made, so a retried delivery shows exactly what the first attempt would have, but for the signed
+acknowledge link, which the sender makes from its clock (:func:`ack_link`). Mention text comes
 from strangers on the internet: the HTML escapes all of it, its bidirectional control characters
 are removed in both bodies (`collectors.text.without_bidi`), and only http(s) links are shown or
 linked.
@@ -10,20 +11,26 @@ linked.
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+import logging
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from collectors.text import web_url, without_bidi
 from timeutil import utc
+from vigia.access.links import ack_url
+from vigia.alerts.policy import AlertState
 from vigia.storage.alerts import AlertRow
+
+log = logging.getLogger(__name__)
 
 Language = Literal["es", "en"]
 SPARK = "▁▂▃▄▅▆▇█"
 _RED = "#c0392b"
 _GREY = "#95a5a6"
+_BUTTON = "#0f766e"  # the dashboard's primary colour
 
 _STRINGS: dict[str, dict[str, Any]] = {
     "es": {
@@ -53,6 +60,8 @@ _STRINGS: dict[str, dict[str, Any]] = {
         "never": "nunca",
         "dashboard": "Ver en el panel: {url}",
         "dashboard_cli": "Ver en el panel: ejecute «vigia dashboard».",
+        "ack": "Reconocer esta alerta (acknowledge; inicia sesión primero)",
+        "ack_until": "Enlace válido hasta el {until} ({tz}).",
         "commands": "Alerta n.º {id}: «vigia alerts ack {id}» para confirmarla, "
         "«vigia alerts resolve {id}» para cerrarla.",
         "digest_subject": "[Vigía] Resumen diario · {n} avisos",
@@ -86,6 +95,8 @@ _STRINGS: dict[str, dict[str, Any]] = {
         "never": "never",
         "dashboard": "Open the dashboard: {url}",
         "dashboard_cli": "Open the dashboard: run `vigia dashboard`.",
+        "ack": "Acknowledge this alert (sign in first)",
+        "ack_until": "Link valid until {until} ({tz}).",
         "commands": "Alert #{id}: `vigia alerts ack {id}` to acknowledge, "
         "`vigia alerts resolve {id}` to resolve.",
         "digest_subject": "[Vigía] Daily digest · {n} warnings",
@@ -105,13 +116,39 @@ class Rendered:
 
 
 @dataclass(frozen=True, slots=True)
-class _Section:
-    """A piece of the body: a paragraph, a chart or a list of mentions."""
+class AckLink:
+    """An alert's signed acknowledge link, and the moment it stops working."""
 
-    kind: Literal["p", "chart", "mentions", "link"]
+    url: str
+    expires: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class _Section:
+    """A piece of the body: a paragraph, a chart, a list of mentions or a button (`url`)."""
+
+    kind: Literal["p", "chart", "mentions", "link", "button"]
     text: str = ""
     values: tuple[float, ...] = ()
     items: tuple[dict[str, Any], ...] = ()
+    url: str = ""
+    note: str = ""
+
+
+def ack_link(
+    alert: AlertRow, public_url: str, now: datetime, lifetime: timedelta
+) -> AckLink | None:
+    """`alert`'s acknowledge link, valid for `lifetime` from `now`; None once it is acknowledged
+    or resolved, or with links off (no VIGIA_SECRET_KEY, or one too short: logged, not raised, so
+    the alert still goes out)."""
+    if alert.state is not AlertState.OPEN:
+        return None
+    try:
+        url = ack_url(public_url, alert.id, now, lifetime)
+    except ValueError as exc:
+        log.warning("alert %d: sent without an acknowledge link: %s", alert.id, exc)
+        return None
+    return AckLink(url, utc(now) + lifetime) if url else None
 
 
 def subject_line(alert: AlertRow, language: Language) -> str:
@@ -128,10 +165,14 @@ def subject_line(alert: AlertRow, language: Language) -> str:
 
 
 def render_alert(
-    alert: AlertRow, language: Language, timezone: str = "UTC", dashboard_url: str | None = None
+    alert: AlertRow,
+    language: Language,
+    timezone: str = "UTC",
+    dashboard_url: str | None = None,
+    ack: AckLink | None = None,
 ) -> Rendered:
-    """The message announcing `alert`."""
-    sections = _sections(alert, language, ZoneInfo(timezone), dashboard_url)
+    """The message announcing `alert`, with its acknowledge link `ack` if any."""
+    sections = _sections(alert, language, ZoneInfo(timezone), dashboard_url, ack)
     subject = subject_line(alert, language)
     return Rendered(
         subject=subject,
@@ -145,19 +186,28 @@ def render_digest(
     language: Language,
     timezone: str = "UTC",
     dashboard_url: str | None = None,
+    acks: Mapping[int, AckLink] | None = None,
 ) -> Rendered:
-    """One message listing several (warning) alerts, each with its headline numbers."""
+    """One message listing several (warning) alerts, each with its headline numbers, its link
+    on the dashboard and its acknowledge link in `acks` (by alert id) if any."""
     t = _STRINGS[language]
     zone = ZoneInfo(timezone)
     subject = t["digest_subject"].format(n=len(alerts))
     text_parts = [t["digest_intro"].format(n=len(alerts)), ""]
     html_parts = [f"<p>{_e(t['digest_intro'].format(n=len(alerts)))}</p>"]
     for alert in alerts:
-        headline = _sections(alert, language, zone, None)[0].text
         line = subject_line(alert, language).removeprefix("[Vigía] ")
-        text_parts += [f"• {line}", f"  {headline}", ""]
+        sections = [_sections(alert, language, zone, None)[0]]
+        if dashboard_url:
+            sections.append(_link_section(t, alert_link(dashboard_url, alert.id)))
+        if ack := (acks or {}).get(alert.id):
+            sections.append(_ack_section(t, ack, zone))
+        body = [f"  {text}" for text in _text(sections).splitlines() if text]
+        text_parts += [f"• {line}", *body, ""]
         html_parts.append(
-            f'<div style="margin:0 0 14px 0"><b>{_e(line)}</b><br>{_e(headline)}</div>'
+            f'<div style="margin:0 0 14px 0"><b>{_e(line)}</b>'
+            + "".join(_html_section(s) for s in sections)
+            + "</div>"
         )
     link = _link_section(t, dashboard_url)
     text_parts.append(link.text)
@@ -174,7 +224,11 @@ def sparkline(values: Sequence[float]) -> str:
 
 
 def _sections(
-    alert: AlertRow, language: Language, zone: ZoneInfo, dashboard_url: str | None
+    alert: AlertRow,
+    language: Language,
+    zone: ZoneInfo,
+    dashboard_url: str | None,
+    ack: AckLink | None = None,
 ) -> list[_Section]:
     t = _STRINGS[language]
     ev = alert.evidence
@@ -276,6 +330,8 @@ def _sections(
         sections.append(_Section("mentions", t["top"], items=top))
     link = alert_link(dashboard_url, alert.id) if dashboard_url else None
     sections.append(_link_section(t, link))
+    if ack is not None:
+        sections.append(_ack_section(t, ack, zone))
     sections.append(_Section("p", t["commands"].format(id=alert.id)))
     return sections
 
@@ -291,11 +347,18 @@ def _link_section(t: dict[str, Any], dashboard_url: str | None) -> _Section:
     return _Section("p", t["dashboard_cli"])
 
 
+def _ack_section(t: dict[str, Any], ack: AckLink, zone: ZoneInfo) -> _Section:
+    until = t["ack_until"].format(until=_stamp(ack.expires, zone), tz=zone.key)
+    return _Section("button", t["ack"], url=ack.url, note=until)
+
+
 def _text(sections: Sequence[_Section]) -> str:
     lines: list[str] = []
     for s in sections:
         if s.kind in ("p", "link"):
             lines += [s.text, ""]
+        elif s.kind == "button":
+            lines += [f"{s.text}:", s.url, s.note, ""]
         elif s.kind == "chart":
             lines += [f"{s.text}:", sparkline(s.values), ""]
         else:
@@ -322,6 +385,8 @@ def _html_section(s: _Section) -> str:
         return f'<p style="margin:0 0 10px 0">{_linkify_dashboard(s.text)}</p>'
     if s.kind == "link":
         return f'<p style="margin:0 0 10px 0">{_anchor(s.text, s.text)}</p>'
+    if s.kind == "button":
+        return _button(s)
     if s.kind == "chart":
         return f'<p style="margin:12px 0 4px 0;color:#555">{_e(s.text)}</p>{_bars(s.values)}'
     items = "".join(
@@ -333,6 +398,18 @@ def _html_section(s: _Section) -> str:
         for m in s.items
     )
     return f'<p style="margin:12px 0 4px 0"><b>{_e(s.text)}</b></p><ol>{items}</ol>'
+
+
+def _button(s: _Section) -> str:
+    """A link styled as a button, inline only, at least 48 px tall to be easy to tap on a phone."""
+    style = (
+        f"display:inline-block;padding:14px 20px;background:{_BUTTON};color:#ffffff;"
+        "font-size:16px;line-height:20px;font-weight:bold;text-decoration:none;border-radius:6px"
+    )
+    return (
+        f'<p style="margin:16px 0 6px 0"><a href="{_e(s.url)}" style="{style}">{_e(s.text)}</a></p>'
+        f'<p style="margin:0 0 10px 0;color:#555;font-size:12px">{_e(s.note)}</p>'
+    )
 
 
 def _bars(values: Sequence[float]) -> str:
@@ -416,4 +493,8 @@ def _clock(value: str | None, zone: ZoneInfo) -> str:
 
 def _when(value: str, zone: ZoneInfo) -> str:
     moment = _parse(value)
-    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M") if moment else "?"
+    return _stamp(moment, zone) if moment else "?"
+
+
+def _stamp(moment: datetime, zone: ZoneInfo) -> str:
+    return utc(moment).astimezone(zone).strftime("%Y-%m-%d %H:%M")

@@ -5,6 +5,8 @@ With no network: the demo serves two weeks of sample mentions of the fictional r
 configuration pointing the real collectors at it, polls every few seconds, sends alert e-mails to
 a local SMTP server that saves them as .eml files, and opens the dashboard. Each run starts
 afresh: the sample timeline is relative to the start, so an old demo database would not fit it.
+Each run also makes a secret key for the e-mails' acknowledge links (unless VIGIA_SECRET_KEY is
+set) and a manager account `demo` with a new password, printed in the terminal.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import secrets
 import shutil
 import socket
 import subprocess
@@ -26,17 +29,24 @@ from typing import Any
 
 import yaml
 from aiosmtpd.controller import Controller
+from sqlalchemy import Engine
 
 from collectors import REGISTRY
+from vigia.access.accounts import add_user, enable_user, set_password, set_role
+from vigia.access.links import SECRET_ENV
+from vigia.access.roles import Actor, Role
 from vigia.config import Settings, load_settings
 from vigia.demo.feeds import RSS_PATH, DemoFeeds
 from vigia.demo.payloads import APP_ID, YOUTUBE_CHANNEL, mastodon_id
 from vigia.demo.story import THREAD_ROOT, Timeline, build_timeline
 from vigia.pipeline import Runtime, poll_all
+from vigia.storage.users import get_user
 
 DATABASE = "vigia-demo.db"
 RECIPIENTS = ["comunidad@vellora.example"]
 MANAGERS = ["direccion@vellora.example"]
+DEMO_USER = "demo"
+SETUP = Actor("demo-setup", Role.ADMIN, "cli")
 # The repository's config.yaml carries the topic taxonomy users extend; the demo uses it as is.
 REPO_CONFIG = Path(__file__).resolve().parents[2] / "config.yaml"
 
@@ -246,14 +256,59 @@ def start_fresh(data_dir: Path) -> bool:
 
 
 @contextmanager
+def demo_secret_key() -> Iterator[None]:
+    """A fresh VIGIA_SECRET_KEY in the environment (read by the pipeline, copied by the
+    dashboard's process) while the demo runs, unless one is set already."""
+    own = not os.environ.get(SECRET_ENV)
+    if own:
+        os.environ[SECRET_ENV] = secrets.token_urlsafe(32)
+    try:
+        yield
+    finally:
+        if own:
+            os.environ.pop(SECRET_ENV, None)
+
+
+def demo_account(engine: Engine, now: datetime) -> str:
+    """The manager account `demo` with a fresh password, made or reset (and enabled); returns it."""
+    password = secrets.token_urlsafe(9)
+    with engine.connect() as conn:
+        user = get_user(conn, DEMO_USER)
+    if user is None:
+        add_user(engine, SETUP, DEMO_USER, Role.MANAGER, password, now)
+        return password
+    set_password(engine, SETUP, DEMO_USER, password, now)
+    if user.role != Role.MANAGER:
+        set_role(engine, SETUP, DEMO_USER, Role.MANAGER, now)
+    if not user.active:
+        enable_user(engine, SETUP, DEMO_USER, now)
+    return password
+
+
+def print_sign_in(engine: Engine, now: datetime) -> None:
+    """Make the demo account and print how to sign in: the one place a password is printed."""
+    password = demo_account(engine, now)
+    print(
+        f"Vigía demo: sign in as  {DEMO_USER}  with password  {password}   "
+        f"(Entrar: usuario {DEMO_USER} · contraseña {password})",
+        flush=True,
+    )
+
+
+@contextmanager
 def demo_services(
     data_dir: Path, now: datetime | None = None, dashboard_port: int = 8501
 ) -> Iterator[tuple[Settings, DemoFeeds, Inbox]]:
-    """Fresh data folder, sample server and SMTP sink running, demo config written and loaded."""
+    """Fresh data folder, sample server and SMTP sink running, demo config written and loaded,
+    and a secret key for the acknowledge links set (see `demo_secret_key`)."""
     data_dir.mkdir(parents=True, exist_ok=True)
     kinds = set(REGISTRY)
     timeline = build_timeline(now or datetime.now(UTC), kinds)
-    with DemoFeeds(timeline) as feeds, smtp_sink(data_dir / "inbox") as (inbox, smtp_port):
+    with (
+        demo_secret_key(),
+        DemoFeeds(timeline) as feeds,
+        smtp_sink(data_dir / "inbox") as (inbox, smtp_port),
+    ):
         path = write_config(
             data_dir, demo_config(feeds, timeline, smtp_port, kinds, dashboard_port)
         )
@@ -288,6 +343,7 @@ def run_demo(port: int, browser: bool, data_dir: Path) -> int:
         rt = Runtime.build(settings)
         dashboard: subprocess.Popen[bytes] | None = None
         try:
+            print_sign_in(rt.engine, rt.clock())
             dashboard = launch_dashboard(
                 settings.base_dir / "config.yaml",
                 port,
@@ -321,6 +377,7 @@ English), its competitor Korvo, and a crisis in the last two hours: double charg
 failed delivery wave, with one angry thread spreading across sources.
 
   Dashboard      http://localhost:{port}  (opens in your browser; give it a few seconds)
+  Sign in        as {DEMO_USER} (a manager), with the password printed above (new every run)
   Sample feeds   {feeds.url}  (local, no network)  sources: {sources}
   Configuration  {settings.base_dir / "config.yaml"}
   Database       {settings.resolved_database_url}

@@ -200,6 +200,18 @@ users = Table(
     Column("disabled_at", DateTime),
 )
 
+dashboard_sessions = Table(
+    "dashboard_sessions",
+    metadata,
+    # The SHA-256 of the token in the browser's cookie: a leaked table opens no session.
+    Column("token_hash", String(64), primary_key=True),
+    Column("user_name", String(100), nullable=False),
+    Column("started_at", DateTime, nullable=False),
+    Column("last_seen_at", DateTime, nullable=False),
+    Column("ended_at", DateTime),
+    Index("ix_dashboard_sessions_user", "user_name"),
+)
+
 sign_in_failures = Table(
     "sign_in_failures",
     metadata,

@@ -1,4 +1,4 @@
-"""Team access: users, sign-in failures (back-off) and the audit trail
+"""Team access: users, dashboard sessions, sign-in failures (back-off) and the audit trail
 
 Revision ID: 0003
 Revises: 0002
@@ -34,6 +34,16 @@ def upgrade() -> None:
         sa.UniqueConstraint("name"),
     )
     op.create_table(
+        "dashboard_sessions",
+        sa.Column("token_hash", sa.String(length=64), nullable=False),
+        sa.Column("user_name", sa.String(length=100), nullable=False),
+        sa.Column("started_at", sa.DateTime(), nullable=False),
+        sa.Column("last_seen_at", sa.DateTime(), nullable=False),
+        sa.Column("ended_at", sa.DateTime(), nullable=True),
+        sa.PrimaryKeyConstraint("token_hash"),
+    )
+    op.create_index("ix_dashboard_sessions_user", "dashboard_sessions", ["user_name"], unique=False)
+    op.create_table(
         "sign_in_failures",
         sa.Column("name", sa.String(length=255), nullable=False),
         sa.Column("failures", sa.Integer(), nullable=False),
@@ -59,4 +69,6 @@ def downgrade() -> None:
     op.drop_index("ix_audit_log_at", table_name="audit_log")
     op.drop_table("audit_log")
     op.drop_table("sign_in_failures")
+    op.drop_index("ix_dashboard_sessions_user", table_name="dashboard_sessions")
+    op.drop_table("dashboard_sessions")
     op.drop_table("users")
