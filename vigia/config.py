@@ -11,7 +11,7 @@ import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import fields, replace
-from datetime import timedelta
+from datetime import time, timedelta
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -473,6 +473,93 @@ class AuthConfig(_Strict):
         return {key.casefold(): role for key, role in values.items()}
 
 
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
+class BusinessHours(_Strict):
+    """The hours the care team works, in `timezone`: response targets only count these."""
+
+    days: list[Weekday] = Field(["mon", "tue", "wed", "thu", "fri"], min_length=1)
+    start: time = time(9)
+    end: time = time(18)
+
+    @model_validator(mode="after")
+    def _order(self) -> BusinessHours:
+        if self.end <= self.start:
+            raise ValueError("end must come after start, e.g. start: '09:00', end: '18:00'")
+        return self
+
+
+class EscalationRule(_Strict):
+    """Mentions that go to the managers at once. Every condition given must hold; `terms`
+    matches when any term is in the text (whole words, any case or accent)."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=60)
+    terms: list[str] = []
+    topics: list[str] = []
+    max_compound: float | None = Field(None, ge=-1, le=1)
+    min_engagement: int | None = Field(None, ge=0)
+
+    @model_validator(mode="after")
+    def _some_condition(self) -> EscalationRule:
+        if not (self.terms or self.topics or self.max_compound is not None
+                or self.min_engagement is not None):  # fmt: skip
+            raise ValueError("give at least one of terms, topics, max_compound, min_engagement")
+        return self
+
+
+class PreparedReplyConfig(_Strict):
+    """A prepared reply seeded into the database once (then edited on the dashboard).
+    Placeholders: {autor}, {marca}, {pedido}, {agente}."""
+
+    key: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=60)
+    topic: str | None = None
+    language: str = Field(min_length=2, max_length=8)
+    title: str = Field(min_length=1, max_length=120)
+    body: str = Field(min_length=1)
+
+
+class InboxConfig(_Strict):
+    """The care inbox: which brand mentions become items, how urgent they are, response
+    targets, escalation rules and prepared replies."""
+
+    include: list[Literal["negative", "question"]] = ["negative", "question"]
+    # Priority scores run 0-100; from `urgent_from` on an item is urgent.
+    urgent_from: float = Field(45, ge=0, le=100)
+    targets: dict[Literal["urgent", "normal"], timedelta] = {
+        "urgent": timedelta(minutes=30),
+        "normal": timedelta(hours=4),
+    }
+    hours: Literal["24/7"] | BusinessHours = "24/7"
+    # Mentions published longer ago than this when collected (a first poll's history) are not
+    # made items: nobody answers a three-week-old post, and they would all be overdue at once.
+    max_age: timedelta = timedelta(days=3)
+    # Open items past their target that raise an operator alert (null: never).
+    overdue_alert: int | None = Field(5, ge=1)
+    escalation: list[EscalationRule] = []
+    replies: list[PreparedReplyConfig] = []
+
+    @field_validator("max_age", mode="before")
+    @classmethod
+    def _age(cls, value: Any) -> timedelta:
+        return duration_above(value, timedelta(hours=1), "expected a duration such as 3d")
+
+    @field_validator("targets", mode="before")
+    @classmethod
+    def _durations(cls, value: Any) -> Any:
+        if not isinstance(value, Mapping):
+            return value
+        return {k: duration_above(v, timedelta(minutes=1), "expected a duration such as 30m or 4h")
+                for k, v in value.items()}  # fmt: skip
+
+    @field_validator("targets")
+    @classmethod
+    def _both(cls, value: dict[str, timedelta]) -> dict[str, timedelta]:
+        if set(value) != {"urgent", "normal"}:
+            raise ValueError("give both urgent and normal, e.g. {urgent: 30m, normal: 4h}")
+        return value
+
+
 class ThresholdConfig(_Strict):
     negative: float = Field(ge=-1, le=0)
     positive: float = Field(ge=0, le=1)
@@ -524,6 +611,7 @@ class Settings(_Strict):
     alerts: AlertsConfig = AlertsConfig()
     dashboard: DashboardConfig = DashboardConfig()
     auth: AuthConfig = AuthConfig()
+    inbox: InboxConfig = InboxConfig()
     smtp: SmtpConfig | None = None
     export: ExportConfig = ExportConfig()
     http: HttpConfig = HttpConfig()

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import islice
+from zoneinfo import ZoneInfo
 
 import httpx
 from sqlalchemy import Engine
@@ -28,6 +29,7 @@ from vigia.alerts.context import AlertContext
 from vigia.alerts.detect import check_after_poll
 from vigia.analyse import AnalysedMention, Analyser
 from vigia.config import Settings, SourceConfig
+from vigia.inbox.intake import take_in
 from vigia.storage import connect, describe_db_error, is_missing_table
 from vigia.storage.claims import claim_source, release_source
 from vigia.storage.mentions import active_thread_roots, save_batch
@@ -54,6 +56,10 @@ class Runtime:
     stopping: threading.Event = field(default_factory=threading.Event)
     # Names this process in the claims it takes on sources and periodic jobs.
     worker: str = field(default_factory=lambda: worker_name())
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.settings.timezone)
 
     @classmethod
     def build(
@@ -100,6 +106,8 @@ class PollReport:
     deferred_until: datetime | None = None
     busy_with: str | None = None  # the worker polling the source right now
     brands: set[str] = field(default_factory=set)
+    inbox_opened: int = 0
+    escalated: list[int] = field(default_factory=list)  # inbox items a rule escalated
 
     @property
     def polled(self) -> bool:
@@ -111,6 +119,8 @@ class PollReport:
         if self.deferred_until:
             return f"{self.source}: backing off until {self.deferred_until:%Y-%m-%d %H:%M} UTC"
         text = f"{self.source}: {self.fetched} fetched, {self.new} new, {self.updated} updated"
+        if self.inbox_opened:
+            text += f", {self.inbox_opened} to the inbox"
         if self.skipped:
             text += f", {self.skipped} skipped"
         return text + (f" — ERROR {self.error}" if self.error else "")
@@ -248,7 +258,12 @@ def _check_alerts(rt: Runtime, report: PollReport) -> None:
 
 def _store(rt: Runtime, source: str, batch: Sequence[Mention], report: PollReport) -> None:
     with rt.engine.begin() as conn:
-        result = save_batch(conn, source, batch, rt.analyser.analyse_all, rt.clock())
+        now = rt.clock()
+        result = save_batch(conn, source, batch, rt.analyser.analyse_all, now)
+        # Same transaction: a mention is in the inbox exactly when it is stored.
+        intake = take_in(conn, rt.settings.inbox, rt.zone, result.stored, now)
+    report.inbox_opened += intake.opened
+    report.escalated.extend(intake.escalated)
     report.fetched += len(batch)
     report.new += result.new
     report.updated += result.updated

@@ -63,7 +63,18 @@ NEW_COLUMNS = {
     "source_state": {"claimed_by", "claimed_until"},
     "alert_deliveries": {"uncertain_at"},
 }
-NEW_TABLES = {"period_runs", "alembic_version", "users", "sign_in_failures", "audit_log", "dashboard_sessions"}
+NEW_TABLES = {
+    "period_runs",
+    "alembic_version",
+    "users",
+    "sign_in_failures",
+    "audit_log",
+    "dashboard_sessions",
+    "inbox_items",
+    "inbox_mentions",
+    "inbox_notes",
+    "prepared_replies",
+}
 DEADLINE = 60.0  # seconds any wait for a subprocess or a poll may take before the test fails
 
 

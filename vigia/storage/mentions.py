@@ -36,6 +36,8 @@ class SaveResult:
     new: int
     updated: int
     brands: frozenset[str] = frozenset()
+    # The rows added, with their row ids (for the care inbox, in the same transaction).
+    stored: tuple[tuple[int, AnalysedMention], ...] = ()
 
 
 def known_items(conn: Connection, source: str, source_ids: Sequence[str]) -> dict[str, tuple]:
@@ -83,6 +85,7 @@ def save_batch(
     collected = naive_utc(collected_at)
     brands: set[str] = set()
     inserted: set[str] = set()
+    stored: list[AnalysedMention] = []
     if fresh:
         analysed = analyse(fresh)
         inserted = _insert(conn, [_row(a, collected) for a in analysed])
@@ -93,19 +96,25 @@ def save_batch(
         moved = sorted(moved + [m for m in fresh if m.source_id not in inserted], key=_source_id)
     if moved:
         _update_engagement(conn, source, moved)
+    # Known rows' ids were read above; only the rows just inserted need looking up.
+    ids = {sid: row_id for sid, (row_id, _) in known.items()}
+    ids.update(
+        (sid, row_id) for sid, (row_id, _) in known_items(conn, source, sorted(inserted)).items()
+    )
     tracked = sorted(
         (m for m in fresh + moved if any(v is not None for v in engagement_of(m))), key=_source_id
     )
     if tracked:
-        # Known rows' ids were read above; only the rows just inserted need looking up.
-        ids = {sid: row_id for sid, (row_id, _) in known.items()}
-        new_ids = [m.source_id for m in tracked if m.source_id not in known]
-        ids.update((sid, row_id) for sid, (row_id, _) in known_items(conn, source, new_ids).items())
         conn.execute(
             upsert(conn, engagement_snapshots).on_conflict_do_nothing(),
             [_snapshot(ids[m.source_id], m, collected) for m in tracked if m.source_id in ids],
         )
-    return SaveResult(new=len(inserted), updated=len(moved), brands=frozenset(brands))
+    return SaveResult(
+        new=len(inserted),
+        updated=len(moved),
+        brands=frozenset(brands),
+        stored=tuple((ids[a.mention.source_id], a) for a in stored),
+    )
 
 
 def _source_id(mention: Mention) -> str:

@@ -237,3 +237,74 @@ audit_log = Table(
     Column("after", Text, nullable=False),
     Index("ix_audit_log_at", "at"),
 )
+
+inbox_items = Table(
+    "inbox_items",
+    metadata,
+    # One brand mention that needs an answer, with its near-duplicates (same normalised text or
+    # link on other sources, reposts, quotes) grouped in: `group_key` names the group.
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("brand", String(100), nullable=False),
+    Column("group_key", String(64), nullable=False),
+    # The mention shown for the item (the first one); NULL once retention or forget erased it.
+    Column("mention_id", ForeignKey("mentions.id", ondelete="SET NULL")),
+    Column("source", String(100), nullable=False),
+    Column("language", String(8)),
+    Column("topic", String(40)),
+    # The author's and thread's keys, for reopening when the same author writes again there.
+    Column("author_key", String(64)),
+    Column("thread_key", String(64)),
+    # new -> assigned -> answered | escalated | dismissed
+    Column("state", String(12), nullable=False),
+    Column("priority", Float, nullable=False),
+    Column("urgent", Boolean, nullable=False),
+    # The priority's reasons as a JSON list of short phrases, e.g. ["muy negativa", ...].
+    Column("reasons", Text, nullable=False),
+    Column("assignee", String(100)),
+    Column("mentions", Integer, nullable=False),
+    Column("opened_at", DateTime, nullable=False),  # when the first mention was published
+    Column("due_at", DateTime, nullable=False),  # the response target's deadline
+    Column("first_response_at", DateTime),  # first answered or escalated
+    Column("closed_at", DateTime),
+    Column("close_reason", String(12)),  # answered, irrelevant, spam
+    Column("reply_url", Text),
+    Column("escalated_at", DateTime),
+    Column("escalation_rule", String(60)),
+    Column("updated_at", DateTime, nullable=False),
+    UniqueConstraint("brand", "group_key", name="uq_inbox_items_group"),
+    Index("ix_inbox_items_queue", "state", "priority"),
+    Index("ix_inbox_items_reopen", "thread_key", "author_key"),
+)
+
+inbox_mentions = Table(
+    "inbox_mentions",
+    metadata,
+    Column("item_id", ForeignKey("inbox_items.id", ondelete="CASCADE"), primary_key=True),
+    Column("mention_id", ForeignKey("mentions.id", ondelete="CASCADE"), primary_key=True),
+    Index("ix_inbox_mentions_mention", "mention_id"),
+)
+
+inbox_notes = Table(
+    "inbox_notes",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("item_id", ForeignKey("inbox_items.id", ondelete="CASCADE"), nullable=False),
+    Column("author", String(255), nullable=False),
+    Column("at", DateTime, nullable=False),
+    Column("text", Text, nullable=False),
+    Index("ix_inbox_notes_item", "item_id"),
+)
+
+prepared_replies = Table(
+    "prepared_replies",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    # A stable name from config.yaml (seeded once), or one given on the dashboard.
+    Column("key", String(60), nullable=False, unique=True),
+    Column("topic", String(40)),  # NULL: any topic
+    Column("language", String(8), nullable=False),
+    Column("title", String(120), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+    Column("updated_by", String(255), nullable=False),
+)

@@ -1,0 +1,1 @@
+"""The care inbox: mentions that need an answer, grouped, prioritised and worked by the team."""
