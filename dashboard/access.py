@@ -15,7 +15,9 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 import streamlit as st
+from streamlit import runtime
 from streamlit.navigation.page import StreamlitPage
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from dashboard import data, session_cookie
 from vigia.access.identity import proxy_email, role_for_email
@@ -142,13 +144,25 @@ def _valid_session() -> Session | None:
     return renewed
 
 
+def _client_address() -> str | None:
+    """The address this tab's connection comes from (a reverse proxy's, behind one).
+
+    Not st.context.ip_address: it says None for 127.0.0.1 and ::1, where a proxy on this
+    machine connects from (the only place one can while dashboard.address is 127.0.0.1).
+    """
+    ctx = get_script_run_ctx()
+    client = runtime.get_instance().get_client(ctx.session_id) if ctx and runtime.exists() else None
+    context = client.client_context if client is not None else None
+    return context.remote_ip if context is not None else None
+
+
 def _external_session() -> Session | None:
     """A session vouched for by the trusted reverse proxy or by single sign-on, if any."""
     auth = data.settings().auth
     email = None
     method = ""
     if auth.proxy is not None:
-        email = proxy_email(dict(st.context.headers), st.context.ip_address, auth.proxy)
+        email = proxy_email(dict(st.context.headers), _client_address(), auth.proxy)
         method = "proxy"
     if email is None and auth.sso is not None and st.user.is_logged_in:
         email = str(st.user.get("email") or "")

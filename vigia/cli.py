@@ -1,16 +1,23 @@
-"""The `vigia` command: run, collect, dashboard, export, alerts, check-config, demo."""
+"""The `vigia` command: run, collect, dashboard, export, alerts, forget, users, audit, db,
+check-config, demo."""
 
 from __future__ import annotations
 
 import argparse
+import getpass
+import json
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict
+from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from timeutil import utc_now
+from vigia.access.roles import REQUIRED, Actor, Permission, Role
 from vigia.config import (
     DEFAULT_PUBLIC_URL,
     ConfigError,
@@ -21,7 +28,21 @@ from vigia.config import (
 from vigia.storage import DatabaseError
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
     from vigia.pipeline import Runtime
+
+    # A subcommand that changes state (or reads the audit trail), run by `cmd_as_actor`.
+    Act = Callable[[argparse.Namespace, Engine, Actor, ZoneInfo], int]
+
+AS_HELP = (
+    "act as this local account: it must exist and be active, and its role is checked. "
+    "Without --as the shell is trusted, since whoever runs vigia can read the configuration "
+    "and the database anyway: you act as shell:<login> with the admin role"
+)
+PASSWORD_STDIN_HELP = "read the password from the first line of standard input (for scripts)"
+# A change refused: an unknown account, alert or delivery, a role that may not, bad input.
+_REFUSALS = (KeyError, PermissionError, ValueError)
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -32,13 +53,32 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     settings = _settings(args)
     from vigia.storage.engine import masked
 
+    notes = [*settings.deprecations, *_environment_notes(settings)]
     print(
         f"{args.config}: OK — {len(settings.brands)} brands, {len(settings.sources)} sources, "
         f"database {masked(settings.resolved_database_url)}"
     )
-    for note in settings.deprecations:
+    for note in notes:
         print(f"{args.config}: note: {note}")
     return 0
+
+
+def _environment_notes(settings: Settings) -> list[str]:
+    """What the environment lacks for the features configured, naming variables, never their
+    values (a VIGIA_SECRET_KEY too short is already a configuration error)."""
+    from vigia.access.links import MIN_SECRET_LENGTH, SECRET_ENV, secret_key
+    from vigia.access.sso_secrets import missing_variables
+
+    notes = []
+    if secret_key() is None and (settings.alerts.recipients or settings.alerts.managers):
+        notes.append(
+            f"alert e-mails carry no acknowledge link; set {SECRET_ENV} "
+            f"({MIN_SECRET_LENGTH}+ characters) to add one"
+        )
+    missing = missing_variables(settings.auth.sso) if settings.auth.sso else []
+    if missing:
+        notes.append(f"auth.sso is configured but not set in the environment: {', '.join(missing)}")
+    return notes
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -130,69 +170,101 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(port=args.port, browser=not args.no_browser, data_dir=Path(args.data))
 
 
-def cmd_alerts(args: argparse.Namespace) -> int:
-    from timeutil import utc, utc_now
-    from vigia.alerts.policy import AlertState
+def cmd_alerts_list(args: argparse.Namespace) -> int:
+    from timeutil import utc
     from vigia.storage import connect
-    from vigia.storage.alerts import (
-        list_alerts,
-        resend_delivery,
-        set_alert_state,
-        uncertain_deliveries,
-    )
+    from vigia.storage.alerts import list_alerts, uncertain_deliveries
 
     settings = _settings(args)
     engine = connect(settings.resolved_database_url)
     zone = ZoneInfo(settings.timezone)
     try:
-        if args.action == "list":
-            with engine.connect() as conn:
-                rows = list_alerts(conn, states=None if args.all else ("open", "acknowledged"))
-                uncertain = uncertain_deliveries(conn, [a.id for a in rows])
-            if not rows:
-                print("no alerts" if args.all else "no open alerts")
-            for a in rows:
-                opened = utc(a.opened_at).astimezone(zone)
-                unsure = [d for d in uncertain if d.alert_id == a.id]
-                print(
-                    f"{a.id:>5}  {a.state.value:<12} {a.severity:<8} {a.rule:<17} "
-                    f"{a.brand or '-':<14} {opened:%Y-%m-%d %H:%M}  {a.subject}"
-                    + (f"  [{len(unsure)} uncertain]" if unsure else "")
-                )
-                for d in unsure:
-                    # Sent, maybe received, never confirmed by the mail server: a person decides.
-                    when = utc(d.uncertain_at or d.planned_at).astimezone(zone)
-                    print(
-                        f"       uncertain delivery {d.id}: {d.channel} to {d.recipient}, "
-                        f"{when:%Y-%m-%d %H:%M}; send again: vigia alerts resend {d.id}"
-                    )
-            return 0
-        if args.action == "resend":
-            with engine.begin() as conn:
-                try:
-                    delivery = resend_delivery(conn, args.id, utc_now())
-                except (KeyError, ValueError) as exc:
-                    print(f"error: {exc.args[0]}", file=sys.stderr)
-                    return 1
-            when = (
-                "with the next daily digest" if delivery.channel == "digest" else "at the next poll"
-            )
-            print(
-                f"delivery {delivery.id} (alert {delivery.alert_id}, {delivery.channel} to "
-                f"{delivery.recipient}): due again, sent {when}"
-            )
-            return 0
-        state = AlertState.ACKNOWLEDGED if args.action == "ack" else AlertState.RESOLVED
-        with engine.begin() as conn:
-            try:
-                row = set_alert_state(conn, args.id, state, utc_now())
-            except KeyError:
-                print(f"error: no alert with id {args.id}", file=sys.stderr)
-                return 1
-        print(f"alert {row.id} ({row.rule}, {row.subject}): {row.state.value}")
-        return 0
+        with engine.connect() as conn:
+            rows = list_alerts(conn, states=None if args.all else ("open", "acknowledged"))
+            uncertain = uncertain_deliveries(conn, [a.id for a in rows])
     finally:
         engine.dispose()
+    if not rows:
+        print("no alerts" if args.all else "no open alerts")
+    for a in rows:
+        opened = utc(a.opened_at).astimezone(zone)
+        unsure = [d for d in uncertain if d.alert_id == a.id]
+        print(
+            f"{a.id:>5}  {a.state.value:<12} {a.severity:<8} {a.rule:<17} "
+            f"{a.brand or '-':<14} {opened:%Y-%m-%d %H:%M}  {a.subject}"
+            + (f"  [{len(unsure)} uncertain]" if unsure else "")
+        )
+        for d in unsure:
+            # Sent, maybe received, never confirmed by the mail server: a person decides.
+            when = utc(d.uncertain_at or d.planned_at).astimezone(zone)
+            print(
+                f"       uncertain delivery {d.id}: {d.channel} to {d.recipient}, "
+                f"{when:%Y-%m-%d %H:%M}; send again: vigia alerts resend {d.id}"
+            )
+    return 0
+
+
+def cmd_as_actor(args: argparse.Namespace) -> int:
+    """Run the subcommand's `act` as the --as account, or as the trusted shell; a refusal is
+    one `error:` line on stderr and exit status 1."""
+    from vigia.storage import connect
+
+    settings = _settings(args)
+    engine = connect(settings.resolved_database_url)
+    try:
+        actor = _actor(engine, args.as_user)
+        return args.act(args, engine, actor, ZoneInfo(settings.timezone))
+    except _REFUSALS as exc:
+        print(f"error: {exc.args[0] if exc.args else exc}", file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
+
+
+def _actor(engine: Engine, as_user: str | None) -> Actor:
+    """Who a command acts as (see AS_HELP); KeyError or PermissionError for an unusable --as."""
+    from vigia.storage.users import get_user
+
+    if as_user is None:
+        return Actor(f"shell:{_login()}", Role.ADMIN, "cli")
+    with engine.connect() as conn:
+        user = get_user(conn, as_user)
+    if user is None:
+        raise KeyError(f"--as: no user called {as_user!r}")
+    if not user.active:
+        raise PermissionError(f"--as: user {user.name} is disabled")
+    return Actor(user.name, Role(user.role), "cli")
+
+
+def _login() -> str:
+    try:
+        return getpass.getuser()
+    except OSError:  # a container's user id with no name in the environment or /etc/passwd
+        return "unknown"
+
+
+# The state each `vigia alerts` action moves an alert to.
+_ALERT_STATES = {"ack": "acknowledged", "resolve": "resolved", "reopen": "open"}
+
+
+def _alert_state(args: argparse.Namespace, engine: Engine, actor: Actor, zone: ZoneInfo) -> int:
+    from vigia.access.actions import change_alert_state
+
+    row = change_alert_state(engine, actor, args.id, _ALERT_STATES[args.action], utc_now())
+    print(f"alert {row.id} ({row.rule}, {row.subject}): {row.state.value}")
+    return 0
+
+
+def _alert_resend(args: argparse.Namespace, engine: Engine, actor: Actor, zone: ZoneInfo) -> int:
+    from vigia.access.actions import resend
+
+    delivery = resend(engine, actor, args.id, utc_now())
+    when = "with the next daily digest" if delivery.channel == "digest" else "at the next poll"
+    print(
+        f"delivery {delivery.id} (alert {delivery.alert_id}, {delivery.channel} to "
+        f"{delivery.recipient}): due again, sent {when}"
+    )
+    return 0
 
 
 def cmd_db(args: argparse.Namespace) -> int:
@@ -220,27 +292,17 @@ def cmd_db(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_forget(args: argparse.Namespace) -> int:
-    import hashlib
+def _forget(args: argparse.Namespace, engine: Engine, actor: Actor, zone: ZoneInfo) -> int:
+    from vigia.access.actions import author_digest, forget
 
-    from vigia.storage import connect
-    from vigia.storage.retention import forget_author
-
-    if not args.author.strip():
-        print("error: --author needs a name", file=sys.stderr)
-        return 2
-    engine = connect(_settings(args).resolved_database_url)
-    try:
-        report = forget_author(engine, args.author, args.source)
-    finally:
-        engine.dispose()
-    # No audit trail yet: one line that says an erasure happened, without the name in clear
-    # (hashed as matched, case-folded, so two spellings of one erasure give one hash).
-    digest = hashlib.sha256(args.author.casefold().encode("utf-8")).hexdigest()[:12]
+    report = forget(engine, actor, args.author, args.source, utc_now())
+    where = f" on {args.source}" if args.source else ""
+    # The name is not logged: the digest says which erasure, as in the audit trail.
     logging.getLogger("vigia.forget").warning(
-        "erased author sha256:%s%s: %d mentions, %d engagement snapshots, %d alerts' evidence",
-        digest,
-        f" on {args.source}" if args.source else "",
+        "erased author %s%s: %d mentions, %d engagement snapshots, %d alerts' evidence "
+        "(recorded in the audit trail)",
+        author_digest(args.author),
+        where,
         report.mentions_deleted,
         report.snapshots_deleted,
         report.alerts_trimmed,
@@ -248,9 +310,266 @@ def cmd_forget(args: argparse.Namespace) -> int:
     for source, count in report.per_source.items():
         print(f"{source}: {count} mentions erased")
     if not report.per_source:
-        print("no mentions by this author" + (f" on {args.source}" if args.source else ""))
+        print(f"no mentions by this author{where}")
     print(f"alerts whose evidence quoted them: {report.alerts_trimmed}")
     return 0
+
+
+def _new_password(from_stdin: bool) -> str:
+    """The first line of stdin, or a password typed twice at a hidden prompt."""
+    from vigia.access.passwords import check_strength
+
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    try:
+        password = getpass.getpass("new password: ")
+        check_strength(password)
+        if getpass.getpass("again: ") != password:
+            raise ValueError("the two passwords differ")
+    except EOFError:
+        raise ValueError("no password given") from None
+    return password
+
+
+def _users_add(args: argparse.Namespace, engine: Engine, actor: Actor, zone: ZoneInfo) -> int:
+    from vigia.access.accounts import add_user
+
+    password = _new_password(args.password_stdin)
+    user = add_user(engine, actor, args.name, args.role, password, utc_now(), email=args.email)
+    print(f"user {user.name} added ({user.role})")
+    return 0
+
+
+def _users_list(args: argparse.Namespace, engine: Engine, actor: Actor, zone: ZoneInfo) -> int:
+    from vigia.access.accounts import list_users
+
+    users = list_users(engine, actor)
+    if not users:
+        print("no users yet: vigia users add NAME --role admin")
+        return 0
+    rows = [("name", "role", "e-mail", "status", "created")] + [
+        (
+            u.name,
+            u.role,
+            u.email or "-",
+            "active" if u.active else "disabled",
+            f"{u.created_at.astimezone(zone):%Y-%m-%d %H:%M}",
+        )
+        for u in users
+    ]
+    print("\n".join(_table(rows)))
+    return 0
+
+
+def _users_disable(args: argparse.Namespace, engine: Engine, actor: Actor, zone: ZoneInfo) -> int:
+    from vigia.access.accounts import disable_user
+
+    user = disable_user(engine, actor, args.name, utc_now())
+    print(f"user {user.name} disabled: no sign-in, open dashboard sessions end")
+    return 0
+
+
+def _users_enable(args: argparse.Namespace, engine: Engine, actor: Actor, zone: ZoneInfo) -> int:
+    from vigia.access.accounts import enable_user
+
+    user = enable_user(engine, actor, args.name, utc_now())
+    print(f"user {user.name} enabled")
+    return 0
+
+
+def _users_role(args: argparse.Namespace, engine: Engine, actor: Actor, zone: ZoneInfo) -> int:
+    from vigia.access.accounts import set_role
+
+    user = set_role(engine, actor, args.name, args.role, utc_now())
+    print(f"user {user.name}: role {user.role}")
+    return 0
+
+
+def _users_passwd(args: argparse.Namespace, engine: Engine, actor: Actor, zone: ZoneInfo) -> int:
+    from vigia.access.accounts import set_password
+
+    password = _new_password(args.password_stdin)
+    user = set_password(engine, actor, args.name, password, utc_now())
+    print(f"user {user.name}: password changed, open dashboard sessions end")
+    return 0
+
+
+def _audit(args: argparse.Namespace, engine: Engine, actor: Actor, zone: ZoneInfo) -> int:
+    from vigia.storage.audit import entries
+
+    actor.require(Permission.READ_AUDIT)
+    since = args.since
+    if since is not None and since.tzinfo is None:
+        since = since.replace(tzinfo=zone)
+    with engine.connect() as conn:
+        found = entries(conn, since, args.limit)[::-1]  # newest first: the last N, oldest first
+    if args.json:
+        print(json.dumps([{**asdict(e), "at": e.at.isoformat()} for e in found], indent=2))
+    elif not found:
+        print("no audit entries")
+    else:
+        rows = [
+            (f"{e.at.astimezone(zone):%Y-%m-%d %H:%M:%S}", e.actor, e.via, e.action, e.target,
+             _changes(e.before, e.after))
+            for e in found
+        ]  # fmt: skip
+        print("\n".join(_table(rows)))
+    return 0
+
+
+def _changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> str:
+    """`key: old → new` for each changed key, `key: value` for the others."""
+    parts = []
+    for key in [*before, *(k for k in after if k not in before)]:
+        old, new = before.get(key), after.get(key)
+        if key not in before or old == new:
+            parts.append(f"{key}: {_shown(new)}")
+        else:
+            parts.append(f"{key}: {_shown(old)} → {_shown(new)}")
+    return ", ".join(parts)
+
+
+def _shown(value: Any) -> str:
+    if value is None:
+        return "-"
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def _table(rows: Sequence[Sequence[str]]) -> list[str]:
+    """Rows as lines of left-aligned columns, two spaces apart."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    return [
+        "  ".join(
+            [*(cell.ljust(w) for cell, w in zip(row, widths, strict=False)), row[-1]]
+        ).rstrip()
+        for row in rows
+    ]
+
+
+def _since(text: str) -> datetime:
+    """--since: YYYY-MM-DD or an ISO date and time; without an offset, in settings.timezone."""
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected YYYY-MM-DD or an ISO date and time, got {text!r}"
+        ) from None
+
+
+def _positive(text: str) -> int:
+    """--limit: a whole number above 0."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number above 0, got {text!r}")
+    return int(text)
+
+
+def _name(text: str) -> str:
+    """--author: not blank (a blank name matches the quotes of anonymous mentions in alerts)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("needs a name")
+    return text
+
+
+def _acts(parser: argparse.ArgumentParser, act: Act) -> None:
+    parser.set_defaults(func=cmd_as_actor, act=act)
+
+
+def _add_alerts(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser], as_user: argparse.ArgumentParser
+) -> None:
+    alerts = commands.add_parser(
+        "alerts", help="list, acknowledge, resolve or reopen alerts; resend an uncertain delivery"
+    )
+    actions = alerts.add_subparsers(dest="action", required=True)
+    listing = actions.add_parser("list", help="open and acknowledged alerts")
+    listing.add_argument("--all", action="store_true", help="resolved ones too")
+    listing.set_defaults(func=cmd_alerts_list)
+    for action, text in (
+        ("ack", "acknowledge an alert"),
+        ("resolve", "resolve an alert"),
+        ("reopen", "reopen an acknowledged or resolved alert"),
+    ):
+        move = actions.add_parser(action, help=text, description=text, parents=[as_user])
+        move.add_argument("id", type=int)
+        _acts(move, _alert_state)
+    resend = actions.add_parser(
+        "resend",
+        help="send an uncertain delivery again (the server may have it: a second copy may arrive)",
+        parents=[as_user],
+    )
+    resend.add_argument("id", type=int, metavar="DELIVERY_ID")
+    _acts(resend, _alert_resend)
+
+
+def _roles_text() -> str:
+    """What each role may do, from roles.REQUIRED."""
+    may = {
+        role: ", ".join(p.value for p, least in REQUIRED.items() if least is role) for role in Role
+    }
+    return "; ".join(f"{role.value}: {may[role]}" for role in Role)
+
+
+def _add_users(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser], as_user: argparse.ArgumentParser
+) -> None:
+    users = commands.add_parser(
+        "users",
+        help="local dashboard accounts: add, list, disable, enable, role, passwd",
+        description="Local accounts for the dashboard; every change is in the audit trail. "
+        f"Roles, each with the rights of those before it: {_roles_text()}.",
+    )
+    actions = users.add_subparsers(dest="action", required=True)
+    roles = [r.value for r in Role]
+    add = actions.add_parser("add", help="add an account", parents=[as_user])
+    add.add_argument("name")
+    add.add_argument("--role", required=True, choices=roles)
+    add.add_argument("--email", help="their e-mail, for single sign-on or proxy sign-in")
+    add.add_argument("--password-stdin", action="store_true", help=PASSWORD_STDIN_HELP)
+    _acts(add, _users_add)
+    _acts(actions.add_parser("list", help="every account", parents=[as_user]), _users_list)
+    for action, text, act in (
+        ("disable", "disable an account: no sign-in, open sessions end", _users_disable),
+        ("enable", "enable a disabled account", _users_enable),
+    ):
+        switch = actions.add_parser(action, help=text, parents=[as_user])
+        switch.add_argument("name")
+        _acts(switch, act)
+    role = actions.add_parser("role", help="change an account's role", parents=[as_user])
+    role.add_argument("name")
+    role.add_argument("role", choices=roles)
+    _acts(role, _users_role)
+    passwd = actions.add_parser(
+        "passwd", help="set an account's password (open sessions end)", parents=[as_user]
+    )
+    passwd.add_argument("name")
+    passwd.add_argument("--password-stdin", action="store_true", help=PASSWORD_STDIN_HELP)
+    _acts(passwd, _users_passwd)
+
+
+def _add_audit(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser], as_user: argparse.ArgumentParser
+) -> None:
+    audit = commands.add_parser(
+        "audit",
+        help="the audit trail: who changed what, when, from where",
+        description="The audit trail, oldest first: one line per change with its local time, "
+        "actor, where from (cli, dashboard, email-link), action, target, and each key's value "
+        "(old → new when it changed). Without --as the shell is trusted; with --as the account "
+        "needs the manager role or higher.",
+        parents=[as_user],
+    )
+    audit.add_argument(
+        "--since",
+        type=_since,
+        metavar="DATE",
+        help="from this date (YYYY-MM-DD, local start of day) or ISO date and time "
+        "(local unless it has an offset)",
+    )
+    audit.add_argument("--limit", type=_positive, metavar="N", help="only the last N entries")
+    audit.add_argument(
+        "--json", action="store_true", help="a JSON array of entries, times in UTC ISO 8601"
+    )
+    _acts(audit, _audit)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -261,6 +580,8 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
     commands = parser.add_subparsers(dest="command", required=True)
+    as_user = argparse.ArgumentParser(add_help=False)
+    as_user.add_argument("--as", dest="as_user", metavar="USER", help=AS_HELP)
 
     commands.add_parser("run", help="poll every source on its schedule until stopped").set_defaults(
         func=cmd_run
@@ -281,19 +602,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--out", help="folder (default: export.folder of the config)")
     export.set_defaults(func=cmd_export)
 
-    alerts = commands.add_parser(
-        "alerts", help="list, acknowledge or resolve alerts; resend an uncertain delivery"
-    )
-    alert_actions = alerts.add_subparsers(dest="action", required=True)
-    listing = alert_actions.add_parser("list", help="open and acknowledged alerts")
-    listing.add_argument("--all", action="store_true", help="resolved ones too")
-    for action, text in (("ack", "acknowledge an alert"), ("resolve", "resolve an alert")):
-        alert_actions.add_parser(action, help=text).add_argument("id", type=int)
-    alert_actions.add_parser(
-        "resend",
-        help="send an uncertain delivery again (the server may have it: a second copy may arrive)",
-    ).add_argument("id", type=int, metavar="DELIVERY_ID")
-    alerts.set_defaults(func=cmd_alerts)
+    _add_alerts(commands, as_user)
 
     db = commands.add_parser("db", help="the database schema: current revision, upgrade")
     db_actions = db.add_subparsers(dest="action", required=True)
@@ -302,11 +611,15 @@ def build_parser() -> argparse.ArgumentParser:
     db.set_defaults(func=cmd_db)
 
     forget = commands.add_parser(
-        "forget", help="erase an author's mentions and their quotes in alerts (right to erasure)"
+        "forget",
+        help="erase an author's mentions and their quotes in alerts (right to erasure)",
+        parents=[as_user],
     )
-    forget.add_argument("--author", required=True, help="exact name, any case")
+    forget.add_argument("--author", required=True, type=_name, help="exact name, any case")
     forget.add_argument("--source", help="only on this source")
-    forget.set_defaults(func=cmd_forget)
+    _acts(forget, _forget)
+    _add_users(commands, as_user)
+    _add_audit(commands, as_user)
 
     commands.add_parser("check-config", help="validate the configuration").set_defaults(
         func=cmd_check_config

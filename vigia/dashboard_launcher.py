@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import atexit
 import importlib.util
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import webbrowser
 from pathlib import Path
 from urllib.parse import urlsplit
+
+from vigia.access.sso_secrets import secrets_toml
+from vigia.config import SsoConfig
 
 READY_TIMEOUT = 60.0
 # Only this machine, unless the configuration's dashboard.address says otherwise.
@@ -33,12 +39,15 @@ def launch_dashboard(
     db_url: str | None = None,
     address: str = DEFAULT_ADDRESS,
     public_url: str | None = None,
+    sso: SsoConfig | None = None,
 ) -> subprocess.Popen[bytes]:
     """Start `streamlit run dashboard/app.py` on `address`:`port` for `config_path`.
 
     `db_url` overrides the configuration's database (the demo's own SQLite file). `public_url`
     is where people reach the dashboard (a reverse proxy's URL; default http://localhost:PORT).
     With `browser`, the dashboard opens in the default browser once the server answers.
+    With `sso` (the configuration's auth.sso), Streamlit gets the provider's secrets from the
+    VIGIA_* variables (ValueError naming those missing, before anything starts).
     Returns the process.
     """
     url = public_url or f"http://localhost:{port}"
@@ -71,6 +80,8 @@ def launch_dashboard(
         "--theme.primaryColor",
         "#0f766e",
     ]
+    if sso is not None:
+        command += ["--secrets.files", str(write_sso_secrets(sso, url))]
     process = subprocess.Popen(command, env=env)
     print(f"Vigía dashboard: {url} (listening on {address} port {port})", flush=True)
     if browser:
@@ -78,6 +89,18 @@ def launch_dashboard(
             target=_open_when_ready, args=(url, port, process, address), daemon=True
         ).start()
     return process
+
+
+def write_sso_secrets(sso: SsoConfig, public_url: str) -> Path:
+    """Streamlit's secrets for `sso` in a new private folder (the file readable by this user
+    only), removed when this process exits; ValueError naming the VIGIA_* variables missing."""
+    text = secrets_toml(sso, public_url)
+    folder = Path(tempfile.mkdtemp(prefix="vigia-secrets-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    path = folder / "secrets.toml"
+    path.touch(mode=0o600)  # private before the secrets go in
+    path.write_text(text, encoding="utf-8")
+    return path
 
 
 def wait_until_listening(

@@ -14,12 +14,17 @@ import shutil
 import subprocess
 import time
 import urllib.request
-from contextlib import AbstractContextManager, ExitStack
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+import pytest
 from websockets.sync.client import ClientConnection, connect
+
+from vigia.dashboard_launcher import launch_dashboard, wait_until_listening
+from vigia.demo.runner import free_port
 
 CHROMIUM_FLAGS = (
     "--headless",
@@ -148,6 +153,17 @@ class Chromium:
         path.write_bytes(base64.b64decode(self.call("Page.captureScreenshot", **params)["data"]))
         return path
 
+    def send_header(self, name: str, value: str) -> None:
+        """Send `name: value` with every request from now on, WebSocket handshakes included,
+        as a reverse proxy in front of the dashboard adds it."""
+        self.call("Network.enable")
+        self.call("Network.setExtraHTTPHeaders", headers={name: value})
+
+    def url(self) -> str:
+        """The address of the page shown now (after any redirects)."""
+        history = self.call("Page.getNavigationHistory")
+        return str(history["entries"][history["currentIndex"]]["url"])
+
     def close(self) -> None:
         try:
             self._stack.close()
@@ -169,3 +185,29 @@ class Chromium:
         traceback: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def chromium_or_skip(folder: Path) -> Chromium:
+    """A Chromium with its profile in `folder`, or the test skipped when none is installed."""
+    executable = find_chromium()
+    if executable is None:
+        pytest.skip("chromium is not installed (make test installs it with apt-get when root)")
+    return Chromium(executable, folder / "profile", height=1200)
+
+
+@contextmanager
+def launched(config: Path, **options: Any) -> Iterator[int]:
+    """The dashboard of `config` started by `launch_dashboard(config, port, **options)` on a
+    free port, which is yielded once it listens; stopped at the end."""
+    port = free_port()
+    process = launch_dashboard(config, port=port, browser=False, **options)
+    try:
+        assert wait_until_listening(port), "the dashboard did not start listening"
+        yield port
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

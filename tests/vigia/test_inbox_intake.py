@@ -81,7 +81,7 @@ def store(engine: Engine, items: Sequence[AnalysedMention], now: datetime = NOW)
         batch = {a.mention: a for a in items if a.mention.source == source}
         with engine.begin() as conn:
             saved = save_batch(
-                conn, source, list(batch), lambda fresh: [batch[m] for m in fresh], now
+                conn, source, list(batch), lambda fresh, batch=batch: [batch[m] for m in fresh], now
             )
             taken = take_in(conn, CONFIG, ZONE, saved.stored, now)
         report.opened += taken.opened

@@ -27,9 +27,16 @@ def missing_variables(sso: SsoConfig) -> list[str]:
     needed = {
         secret_env_name("auth", "sso", "client_id"): sso.client_id,
         secret_env_name("auth", "sso", "client_secret"): sso.client_secret,
-        SECRET_ENV: secret_key(),
+        SECRET_ENV: _secret_key(),
     }
     return [name for name, value in needed.items() if not value]
+
+
+def _secret_key() -> bytes | None:
+    try:
+        return secret_key()
+    except ValueError as exc:  # too short
+        raise ValueError(f"{SECRET_ENV} (environment): {exc}") from None
 
 
 def cookie_secret(key: bytes) -> str:
@@ -41,7 +48,7 @@ def cookie_secret(key: bytes) -> str:
 def secrets_toml(sso: SsoConfig, public_url: str) -> str:
     """The secrets file for `sso` with the dashboard at `public_url`; ValueError naming the
     VIGIA_* variables missing (or VIGIA_SECRET_KEY too short)."""
-    client_id, client_secret, key = sso.client_id, sso.client_secret, secret_key()
+    client_id, client_secret, key = sso.client_id, sso.client_secret, _secret_key()
     if not (client_id and client_secret and key):
         missing = ", ".join(missing_variables(sso))
         raise ValueError(f"auth.sso is configured but not set in the environment: {missing}")
