@@ -84,6 +84,8 @@ def _end(session: Session, notice: str | None) -> None:
         session_cookie.forget()
     if notice:
         st.session_state[NOTICE_KEY] = notice
+    if session.method == "sso":  # else st.user would sign the tab straight back in
+        st.logout()
 
 
 def _role_now(session: Session) -> Role | None:
@@ -262,8 +264,6 @@ def sign_out() -> None:
     if not isinstance(session, Session):
         return
     _end(session, "Has salido. (Signed out.)")
-    if session.method == "sso":
-        st.logout()
 
 
 def require(permission: Permission) -> Actor:

@@ -60,6 +60,7 @@ RULE_NAMES = {
     "negative_spike": "Pico de menciones negativas (negative spike)",
     "spreading_thread": "Hilo negativo que se propaga (spreading thread)",
     "source_unhealthy": "Fuente con fallos (source unhealthy)",
+    "inbox_overdue": "Respuestas fuera de plazo (overdue inbox backlog)",
 }
 BadgeColor = Literal["red", "orange", "blue", "green", "gray"]
 SEVERITIES: dict[str, tuple[str, BadgeColor]] = {
@@ -231,7 +232,7 @@ def period_label(filters: Filters) -> str:
     )
 
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~$:>])")
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~$:>@])")
 
 
 def md_escape(text: str) -> str:

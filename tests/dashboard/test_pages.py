@@ -113,7 +113,7 @@ def test_alerts_page_lists_open_alerts_with_evidence_and_links(app: Render) -> N
     # A failed delivery is visible, not silent.
     sent = [c.value for c in at.caption if "Avisos enviados" in c.value]
     assert len(sent) == 1
-    assert "1/2" in sent[0] and "direccion@example\\.com" in sent[0] and "550 mailbox" in sent[0]
+    assert "1/2" in sent[0] and "direccion\\@example\\.com" in sent[0] and "550 mailbox" in sent[0]
 
 
 def test_acknowledge_button_changes_the_state_in_the_database(
@@ -223,7 +223,7 @@ def test_an_unconfirmed_email_is_shown_and_the_resend_button_makes_it_due(
     (caption,) = [c.value for c in at.caption if "Avisos enviados" in c.value]
     assert "1/2" in caption and "1 sin confirmar" in caption
     (warning,) = [w.value for w in at.warning if "Sin confirmar" in w.value]
-    assert "direccion@example\\.com" in warning and "never confirmed it" in warning
+    assert "direccion\\@example\\.com" in warning and "never confirmed it" in warning
     assert "No se reenvía solo" in warning
 
     at.button(key=f"resend-{boss.id}").click().run()
