@@ -161,6 +161,7 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
         browser=not args.no_browser,
         address=dashboard.address,
         public_url=public_url,
+        sso=settings.auth.sso,
     ).wait()
 
 

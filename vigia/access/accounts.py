@@ -19,7 +19,8 @@ from vigia.storage.users import (
     update_user,
 )
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,99}$")
+# No "@": single sign-on users are named by their e-mail, and must never match a local account.
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,99}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -50,9 +51,7 @@ def add_user(
     """Create an account. ValueError for a bad name, e-mail or password, or a taken name."""
     actor.require(Permission.MANAGE_USERS)
     if not _NAME.match(name):
-        raise ValueError(
-            f"{name!r} is not a user name: letters, digits and . _ @ + - (at most 100)"
-        )
+        raise ValueError(f"{name!r} is not a user name: letters, digits and . _ + - (at most 100)")
     if email is not None and not _EMAIL.match(email):
         raise ValueError(f"{email!r} is not an e-mail address")
     role = Role(role)

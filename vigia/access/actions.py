@@ -78,6 +78,8 @@ def forget(
 ) -> ForgetReport:
     """Erase an author's mentions (see storage.retention.forget_author), then record it."""
     actor.require(Permission.ERASE)
+    if not author.strip():
+        raise ValueError("the author's name is empty")
     report = forget_author(engine, author, source)
     with engine.begin() as conn:
         audit.record(

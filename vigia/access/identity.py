@@ -14,6 +14,8 @@ def role_for_email(email: str, auth: AuthConfig, account: UserRow | None) -> Rol
     """The role for `email`: `auth.roles_by_email` (the address, then *@its domain), else the
     active local account with that e-mail; None: no access."""
     email = email.strip().casefold()
+    if "@" not in email:
+        return None
     domain = email.rpartition("@")[2]
     role = auth.roles_by_email.get(email) or auth.roles_by_email.get(f"*@{domain}")
     if role is not None:
@@ -34,6 +36,8 @@ def proxy_email(
         address = ipaddress.ip_address(client_ip)
     except ValueError:
         return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped  # a dual-stack socket's view of an IPv4 client
     if not any(address in ipaddress.ip_network(n, strict=False) for n in proxy.trusted):
         return None
     value = next((v for k, v in headers.items() if k.lower() == proxy.header.lower()), "")

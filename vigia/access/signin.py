@@ -53,7 +53,7 @@ def backoff(failures: int, last_failed_at: datetime | None, now: datetime) -> ti
 
 def sign_in(engine: Engine, name: str, password: str, now: datetime) -> SignInResult:
     """Check `name` and `password`. A disabled or unknown account fails like a wrong password."""
-    name = name.strip()
+    name = name.strip()[:100]  # no account name is longer
     with engine.connect() as conn:
         failures, last_failed_at = failures_of(conn, name)
         wait = backoff(failures, last_failed_at, now)

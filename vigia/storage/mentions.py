@@ -98,9 +98,9 @@ def save_batch(
         _update_engagement(conn, source, moved)
     # Known rows' ids were read above; only the rows just inserted need looking up.
     ids = {sid: row_id for sid, (row_id, _) in known.items()}
-    ids.update(
-        (sid, row_id) for sid, (row_id, _) in known_items(conn, source, sorted(inserted)).items()
-    )
+    # Fresh items another writer stored meanwhile have ids too (their engagement is tracked).
+    fresh_ids = sorted(m.source_id for m in fresh)
+    ids.update((sid, row_id) for sid, (row_id, _) in known_items(conn, source, fresh_ids).items())
     tracked = sorted(
         (m for m in fresh + moved if any(v is not None for v in engagement_of(m))), key=_source_id
     )
