@@ -1,5 +1,5 @@
-"""The `vigia` command: run, collect, dashboard, export, alerts, forget, users, audit, db,
-check-config, demo."""
+"""The `vigia` command: run, collect, dashboard, export, alerts, inbox, forget, users, audit,
+db, check-config, demo."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from vigia.config import (
     SourceConfig,
     load_settings,
 )
+from vigia.inbox.commands import add_inbox
 from vigia.storage import DatabaseError
 
 if TYPE_CHECKING:
@@ -621,6 +622,7 @@ def build_parser() -> argparse.ArgumentParser:
     _acts(forget, _forget)
     _add_users(commands, as_user)
     _add_audit(commands, as_user)
+    add_inbox(commands, as_user, _acts)
 
     commands.add_parser("check-config", help="validate the configuration").set_defaults(
         func=cmd_check_config

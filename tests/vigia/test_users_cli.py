@@ -4,14 +4,12 @@
 from __future__ import annotations
 
 import getpass
-import io
 import json
 import logging
 import re
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -19,14 +17,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import Engine
 
+from tests.vigia.conftest import Run
 from tests.vigia.test_access import T0, new_alert
 from tests.vigia.test_retention import item, rows, store
 from vigia.access.actions import author_digest, change_alert_state
 from vigia.access.links import SECRET_ENV
 from vigia.access.roles import Actor, Role
 from vigia.access.signin import sign_in
-from vigia.cli import main
-from vigia.storage import connect
 from vigia.storage.alerts import get_alert
 from vigia.storage.audit import entries
 from vigia.storage.users import get_user
@@ -34,56 +31,6 @@ from vigia.storage.users import get_user
 PASSWORD = "s3cret-Passw0rd-ana"
 MADRID = ZoneInfo("Europe/Madrid")
 SSO_ENV = ("VIGIA_AUTH_SSO_CLIENT_ID", "VIGIA_AUTH_SSO_CLIENT_SECRET")
-
-
-@dataclass(frozen=True)
-class Run:
-    code: int
-    out: str
-    err: str
-
-
-@pytest.fixture
-def config(tmp_path: Path) -> Path:
-    path = tmp_path / "config.yaml"
-    path.write_text(
-        f'database_url: "sqlite:///{tmp_path / "vigia.db"}"\ntimezone: Europe/Madrid\n'
-        "brands: [{name: Vellora, keywords: [vellora]}]\n",
-        encoding="utf-8",
-    )
-    return path
-
-
-@pytest.fixture
-def engine(config: Path, tmp_path: Path) -> Iterator[Engine]:
-    engine = connect(f"sqlite:///{tmp_path / 'vigia.db'}")
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-def transcript() -> list[str]:
-    """Everything the `vigia` fixture's runs printed, stdout and stderr."""
-    return []
-
-
-@pytest.fixture
-def vigia(
-    config: Path,
-    transcript: list[str],
-    capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
-) -> Callable[..., Run]:
-    """`vigia -c config.yaml ARGS` in this process, `stdin` as its standard input."""
-
-    def run(*args: str, stdin: str = "") -> Run:
-        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
-        code = main(["-c", str(config), *args])
-        out, err = capsys.readouterr()
-        transcript.extend((out, err))
-        return Run(code, out, err)
-
-    return run
 
 
 def typed(monkeypatch: pytest.MonkeyPatch, *answers: str) -> list[str]:
