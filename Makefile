@@ -21,6 +21,7 @@ test: $(STAMP) browser
 bench: $(STAMP)
 	$(BIN)/python -m bench.ingest
 	$(BIN)/python -m bench.dashboard_queries
+	$(BIN)/python -m bench.inbox_queue
 	$(BIN)/python -m bench.workers
 
 eval: $(STAMP)

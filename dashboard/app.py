@@ -33,17 +33,24 @@ PAGES = {
             icon=":material/monitoring:",
             default=True,
         ),
+        st.Page("views/inbox.py", title="Bandeja (Inbox)", icon=":material/inbox:"),
+        st.Page("views/performance.py", title="Rendimiento (Performance)", icon=":material/timer:"),
         st.Page(
             "views/alerts.py", title="Alertas (Alerts)", icon=":material/notifications_active:"
         ),
-        st.Page("views/mentions.py", title="Menciones (To answer)", icon=":material/forum:"),
+        st.Page("views/mentions.py", title="Menciones (Mentions)", icon=":material/forum:"),
+        st.Page("views/replies.py", title="Respuestas (Replies)", icon=":material/quickreply:"),
         st.Page("views/sources.py", title="Fuentes (Sources)", icon=":material/sensors:"),
         st.Page("views/audit.py", title="Auditoría (Audit)", icon=":material/history:"),
         st.Page("views/users.py", title="Usuarios (Users)", icon=":material/group:"),
     )
 }
 # Who may open each page beyond the ones every role reads.
-PAGE_PERMISSIONS = {"audit": Permission.READ_AUDIT, "users": Permission.MANAGE_USERS}
+PAGE_PERMISSIONS = {
+    "replies": Permission.EDIT_REPLIES,
+    "audit": Permission.READ_AUDIT,
+    "users": Permission.MANAGE_USERS,
+}
 
 # Nothing below runs before sign-in: no page, filter option or count reaches the browser.
 session = access.gate(list(PAGES.values()))

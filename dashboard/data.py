@@ -61,6 +61,7 @@ RULE_NAMES = {
     "spreading_thread": "Hilo negativo que se propaga (spreading thread)",
     "source_unhealthy": "Fuente con fallos (source unhealthy)",
     "inbox_overdue": "Respuestas fuera de plazo (overdue inbox backlog)",
+    "inbox_escalation": "Mención escalada a responsables (escalated mention)",
 }
 BadgeColor = Literal["red", "orange", "blue", "green", "gray"]
 SEVERITIES: dict[str, tuple[str, BadgeColor]] = {

@@ -142,17 +142,22 @@ def cmd_export(args: argparse.Namespace) -> int:
     week = args.week or previous_week(utc_now(), ZoneInfo(settings.timezone))
     folder = Path(args.out) if args.out else settings.resolve(settings.export.folder)
     engine = connect(settings.resolved_database_url)
-    for path in export_week(engine, folder, week, settings.timezone):
+    for path in export_week(engine, folder, week, settings.timezone, settings.inbox):
         print(path)
     return 0
 
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
     from vigia.dashboard_launcher import launch_dashboard
+    from vigia.inbox.replies import seed
     from vigia.storage import connect
 
     settings = _settings(args)
-    connect(settings.resolved_database_url).dispose()  # migrated before any page reads it
+    engine = connect(settings.resolved_database_url)  # migrated before any page reads it
+    try:
+        seed(engine, settings, utc_now())  # config.yaml's prepared replies not stored yet
+    finally:
+        engine.dispose()
     dashboard = settings.dashboard
     # Left at its default, the public URL follows --port; any other (a proxy's) stays.
     public_url = None if dashboard.public_url == DEFAULT_PUBLIC_URL else dashboard.public_url

@@ -1,4 +1,5 @@
-"""Weekly CSV exports: every brand mention of one ISO week, plus a summary by brand and topic.
+"""Weekly CSV exports: every brand mention of one ISO week, a summary by brand and topic, and
+the inbox's response times.
 
 Files are UTF-8 with a byte-order mark so Excel shows accents right, and are written to a
 temporary name first, so a full disk leaves no half-written export behind. Text cells of outside
@@ -17,6 +18,12 @@ Columns of ``vigia-YYYY-Www.csv`` (one row per mention, oldest first):
 
 Columns of ``vigia-YYYY-Www-summary.csv``: brand, topic ("*" = all mentions), mentions,
 negative, neutral, positive, negative_share, average_compound.
+
+Columns of ``vigia-YYYY-Www-response-times.csv`` (the inbox items opened that week, see
+`vigia.inbox.stats`; written when the inbox settings are given): dimension (all, brand, channel,
+topic, agent), value ("*" for all; empty: no topic, or nobody), items, answered (with a first
+response), median_first_response_min and p90_first_response_min (working minutes),
+within_target_share.
 """
 
 from __future__ import annotations
@@ -36,7 +43,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine, select
 
 from collectors.text import csv_cell
-from timeutil import naive_utc, utc
+from timeutil import naive_utc, utc, utc_now
+from vigia.config import InboxConfig
+from vigia.inbox.stats import week_figures
 from vigia.storage.schema import mentions
 
 MENTION_COLUMNS = [
@@ -45,6 +54,10 @@ MENTION_COLUMNS = [
 ]  # fmt: skip
 SUMMARY_COLUMNS = [
     "brand", "topic", "mentions", "negative", "neutral", "positive", "negative_share", "average_compound",
+]  # fmt: skip
+RESPONSE_COLUMNS = [
+    "dimension", "value", "items", "answered", "median_first_response_min",
+    "p90_first_response_min", "within_target_share",
 ]  # fmt: skip
 _WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
 
@@ -66,6 +79,12 @@ def parse_week(text: str) -> tuple[int, int]:
     return year, week
 
 
+def iso_week(moment: datetime, zone: ZoneInfo) -> str:
+    """The ISO week `moment` falls in, in the given time zone, e.g. `2026-W47`."""
+    year, week, _ = moment.astimezone(zone).isocalendar()
+    return f"{year}-W{week:02d}"
+
+
 def previous_week(now: datetime, zone: ZoneInfo) -> str:
     """The last complete ISO week before `now`, in the given time zone."""
     year, week, _ = (now.astimezone(zone).date() - timedelta(days=7)).isocalendar()
@@ -79,8 +98,16 @@ def week_bounds(year: int, week: int, zone: ZoneInfo) -> tuple[datetime, datetim
     return naive_utc(start), naive_utc(end)
 
 
-def export_week(engine: Engine, folder: Path, week: str, timezone: str) -> tuple[Path, Path]:
-    """Write the mentions file and the summary file of `week`; return their paths."""
+def export_week(
+    engine: Engine,
+    folder: Path,
+    week: str,
+    timezone: str,
+    inbox: InboxConfig | None = None,
+    now: datetime | None = None,
+) -> tuple[Path, ...]:
+    """Write the mentions file and the summary file of `week`, and with `inbox` (its targets
+    and hours) the response-times file, judged at `now`; return their paths."""
     year, number = parse_week(week)
     zone = ZoneInfo(timezone)
     start, end = week_bounds(year, number, zone)
@@ -132,11 +159,28 @@ def export_week(engine: Engine, folder: Path, week: str, timezone: str) -> tuple
                     csv_cell(brand), csv_cell(topic), n, neg, neu, pos,
                     f"{neg / n:.3f}", f"{compound_sum / scored:.3f}" if scored else "",
                 ])  # fmt: skip
+        written = (folder / f"{name}.csv", folder / f"{name}-summary.csv")
+        if inbox is None:
+            return written
+        with engine.connect() as conn:
+            rows = week_figures(conn, inbox, zone, start, end, now or utc_now())
+        with _atomic_csv(folder / f"{name}-response-times.csv") as writer:
+            writer.writerow(RESPONSE_COLUMNS)
+            for f in rows:
+                writer.writerow([
+                    f.dimension, csv_cell(f.value or ""), f.items, f.answered,
+                    _minutes(f.median_first_response), _minutes(f.p90_first_response),
+                    f"{f.within_target:.3f}" if f.within_target is not None else "",
+                ])  # fmt: skip
     except OSError as exc:
         raise ExportError(
             f"cannot write the export for {week} in {folder}: {exc.strerror or exc}"
         ) from exc
-    return folder / f"{name}.csv", folder / f"{name}-summary.csv"
+    return (*written, folder / f"{name}-response-times.csv")
+
+
+def _minutes(value: timedelta | None) -> str:
+    return f"{value / timedelta(minutes=1):.1f}" if value is not None else ""
 
 
 def _count(cell: list[float], sentiment: str | None, compound: float | None) -> None:

@@ -29,7 +29,9 @@ from vigia.alerts.context import AlertContext
 from vigia.alerts.detect import check_after_poll
 from vigia.analyse import AnalysedMention, Analyser
 from vigia.config import Settings, SourceConfig
+from vigia.inbox.escalation import raise_alerts
 from vigia.inbox.intake import take_in
+from vigia.inbox.replies import seed
 from vigia.storage import connect, describe_db_error, is_missing_table
 from vigia.storage.claims import claim_source, release_source
 from vigia.storage.mentions import active_thread_roots, save_batch
@@ -73,9 +75,11 @@ class Runtime:
             max_response_bytes=settings.http.max_response_size,
             deadline=settings.http.deadline.total_seconds(),
         )
+        engine = connect(settings.resolved_database_url)
+        seed(engine, settings, clock())  # config.yaml's prepared replies, before the first poll
         return cls(
             settings=settings,
-            engine=connect(settings.resolved_database_url),
+            engine=engine,
             client=client or make_client(policy, HostLimiter(policy.min_interval_per_host)),
             analyser=Analyser(settings),
             clock=clock,
@@ -262,6 +266,9 @@ def _store(rt: Runtime, source: str, batch: Sequence[Mention], report: PollRepor
         result = save_batch(conn, source, batch, rt.analyser.analyse_all, now)
         # Same transaction: a mention is in the inbox exactly when it is stored.
         intake = take_in(conn, rt.settings.inbox, rt.zone, result.stored, now)
+        # The managers' e-mail is planned with the escalation it announces (both or neither);
+        # _check_alerts then sends it.
+        raise_alerts(conn, rt.settings, intake.escalated, now)
     report.inbox_opened += intake.opened
     report.escalated.extend(intake.escalated)
     report.fetched += len(batch)

@@ -155,7 +155,9 @@ def _weekly_export(rt: Runtime) -> None:
     def export() -> None:
         try:
             folder = settings.resolve(settings.export.folder)
-            paths = export_week(rt.engine, folder, week, settings.timezone)
+            paths = export_week(
+                rt.engine, folder, week, settings.timezone, settings.inbox, rt.clock()
+            )
         except ExportError as exc:
             log.error("%s", exc)
         else:

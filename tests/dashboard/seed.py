@@ -7,6 +7,11 @@ ingest maintains; the numbers below are what the pages must show for the last 7 
                             -> 25.0 % negative, average sentiment (−6 + 4) / 40 = −0.05
   Vellora, previous 7 days: 20 mentions = 2 negative -> 10.0 % negative
   Rivalia (second brand):    5 neutral mentions in the current period
+
+The negative mentions of the last three days enter the care inbox as the pipeline takes them
+in: 8 open items, as ENGLISH_NEGATIVE posted three times is one item of 3 mentions. Every item
+but the newest (NEWEST_NEGATIVE, due in 2 h) is past its 4 h target, and the top of the queue is
+"el envío 8" (5 interactions, the oldest of the highest scores).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import yaml
 from sqlalchemy import Engine, update
@@ -24,6 +30,9 @@ from collectors.base import Engagement, Mention
 from vigia.access.accounts import add_user
 from vigia.access.roles import Actor, Role
 from vigia.analyse import AnalysedMention
+from vigia.config import load_settings
+from vigia.inbox import replies
+from vigia.inbox.intake import take_in
 from vigia.storage import connect
 from vigia.storage.alerts import (
     alert_by_key,
@@ -59,7 +68,37 @@ USERS = {
     "victor": ("viewer", "victor-solo-lee-2026"),
     "ada": ("admin", "ada-administra-2026"),
 }
+# The inbox's agent, added by the inbox tests (the Usuarios page test expects USERS alone).
+AGENT = "lucia"
+AGENT_PASSWORD = "lucia-atiende-2026"
 SOURCES = ("vellora-news", "vellora-forum", "vellora-mastodon", "vellora-reviews")
+TOP_ITEM_TEXT = "Vellora: el envío 8 llegó tarde y roto"
+PREPARED_REPLIES = [
+    {
+        "key": "envio-retraso",
+        "topic": "delivery",
+        "language": "es",
+        "title": "Retraso en la entrega",
+        "body": "Hola {autor}, sentimos mucho el retraso de tu pedido {pedido}. Lo revisamos ya "
+        "con el transportista y te escribimos por privado hoy mismo. {agente}, equipo de {marca}",
+    },
+    {
+        "key": "general-es",
+        "topic": None,
+        "language": "es",
+        "title": "Te escribimos por privado",
+        "body": "Hola {autor}, gracias por avisarnos. ¿Nos escribes por privado con tu número "
+        "de pedido? Queremos ayudarte. {agente}, equipo de {marca}",
+    },
+    {
+        "key": "refund-en",
+        "topic": "refunds_returns",
+        "language": "en",
+        "title": "Refund follow-up",
+        "body": "Hi {autor}, sorry for the wait on your refund. Please DM us your order number "
+        "and we will sort it out today. {agente}, {marca} care team",
+    },
+]
 
 
 def write_config(folder: Path) -> Path:
@@ -86,6 +125,7 @@ def write_config(folder: Path) -> Path:
             "refunds_returns": {"es": ["reembolso"], "en": ["refund"]},
             "customer_service": {"es": ["atención"], "en": ["support"]},
         },
+        "inbox": {"replies": PREPARED_REPLIES},
     }
     path = folder / "config.yaml"
     path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
@@ -196,16 +236,7 @@ def seed(config_path: Path, now: datetime | None = None, url: str | None = None)
         add_user(engine, setup, name, role, password, now, email=f"{name}@vellora.example")
     items = _mentions(now)
     with engine.begin() as conn:
-        for source in {a.mention.source for a in items}:
-            batch = [a for a in items if a.mention.source == source]
-            by_mention = {a.mention: a for a in batch}
-            save_batch(
-                conn,
-                source,
-                [a.mention for a in batch],
-                lambda fresh, by_mention=by_mention: [by_mention[m] for m in fresh],
-                now,
-            )
+        _store(conn, config_path, items, now)
         conn.execute(
             update(mentions).where(mentions.c.source_id == HOSTILE_ID).values(url=HOSTILE_URL)
         )
@@ -273,7 +304,51 @@ def seed(config_path: Path, now: datetime | None = None, url: str | None = None)
             evidence={"source": "vellora-forum", "failures": 6, "last_error": FORUM_ERROR},
             now=now,
         )
+    replies.seed(engine, load_settings(config_path), now)
     return engine
+
+
+def _store(conn: Any, config_path: Path, items: list[AnalysedMention], now: datetime) -> None:
+    """Store `items` by source, and take them into the inbox as the pipeline does."""
+    settings = load_settings(config_path)
+    stored: list[tuple[int, AnalysedMention]] = []
+    for source in sorted({a.mention.source for a in items}):
+        batch = [a for a in items if a.mention.source == source]
+        by_mention = {a.mention: a for a in batch}
+        result = save_batch(
+            conn,
+            source,
+            [a.mention for a in batch],
+            lambda fresh, by_mention=by_mention: [by_mention[m] for m in fresh],
+            now,
+        )
+        stored += result.stored
+    # One intake for all sources, in order of publication: the same items whatever the order.
+    take_in(conn, settings.inbox, ZoneInfo(settings.timezone), stored, now)
+
+
+def add_agent(engine: Engine, now: datetime | None = None) -> None:
+    """Add AGENT, who works the inbox."""
+    setup = Actor("seed", Role.ADMIN, "cli")
+    add_user(engine, setup, AGENT, "agent", AGENT_PASSWORD, now or datetime.now(UTC),
+             email=f"{AGENT}@vellora.example")  # fmt: skip
+
+
+def add_complaints(config_path: Path, engine: Engine, count: int, now: datetime) -> None:
+    """`count` more negative Vellora mentions in the last hours, each one an inbox item."""
+    items = [
+        _item(
+            SOURCES[3],
+            1000 + n,
+            now - timedelta(minutes=10 + n),
+            f"Vellora me cobró dos veces la compra número {n}, fatal",
+            -0.3,
+            "negative",
+        )
+        for n in range(count)
+    ]
+    with engine.begin() as conn:
+        _store(conn, config_path, items, now)
 
 
 def _seed_deliveries(conn: Any, alert_id: int, now: datetime) -> None:

@@ -78,7 +78,7 @@ def test_chromium_renders_every_page_after_sign_in(server: str, tmp_path: Path) 
         assert shot.read_bytes().startswith(b"\x89PNG") and shot.stat().st_size > 20_000
 
         # The grid of mentions draws on a canvas; its rows are checked through AppTest.
-        browser.click("Menciones (To answer)")
+        browser.click("Menciones (Mentions)")
         browser.wait_for_text("Menciones por responder", "10 menciones")
         browser.click("Fuentes (Sources)")
         browser.wait_for_text("Fuentes (Sources)", "HTTP 503 from foro.example.org")

@@ -16,7 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 
 from collectors import REGISTRY
 from timeutil import utc_now
@@ -24,11 +24,13 @@ from vigia.access.accounts import disable_user
 from vigia.access.links import SECRET_ENV, LinkError, check_ack_token
 from vigia.access.signin import sign_in
 from vigia.demo.feeds import RSS_PATH, DemoFeeds
-from vigia.demo.runner import SETUP, demo_services, load_history, print_sign_in
-from vigia.demo.story import HISTORY, STORY, THREAD_ROOT, bank, build_timeline
+from vigia.demo.runner import SETUP, demo_services, load_history, print_sign_in, team_at_work
+from vigia.demo.story import HISTORY, LEGAL_THREAT, STORY, THREAD_ROOT, bank, build_timeline
+from vigia.demo.team import AGENTS
 from vigia.pipeline import Runtime
 from vigia.scheduler import run_until_stopped
 from vigia.storage import connect
+from vigia.storage.inbox import CLOSED_STATES, OPEN_STATES, ItemRow, QueueFilter, queue_page
 
 T0 = datetime(2026, 3, 2, 10, 30, tzinfo=UTC)  # a Monday morning
 KNOWN_PLACEHOLDERS = {"marca", "producto", "ciudad", "dias", "pedido", "importe", "hora"}
@@ -72,6 +74,8 @@ def test_timeline_has_two_weeks_of_history_the_incident_and_a_live_trickle() -> 
     # The incident: the angry thread (replies accelerating) and its story on a second source.
     root, story = timeline.by_key[THREAD_ROOT], timeline.by_key[STORY]
     assert root.kind != story.kind and story.url and story.url in root.text
+    # A customer threatens to go to the consumer association: the legal rule's case.
+    assert "denuncia en la OCU" in timeline.by_key[LEGAL_THREAT].text
     replies = [i for i in history if i.parent == THREAD_ROOT]
     last_hour = sum(1 for i in replies if i.at > T0 - timedelta(hours=1))
     assert last_hour >= 2 * (len(replies) - last_hour) > 0
@@ -138,6 +142,8 @@ def test_demo_pipeline_stores_mentions_and_raises_each_alert_once_by_email(
         name, password = _printed_sign_in(rt.engine, capsys)
         assert name == "demo" and _signs_in_as_manager(rt.engine, name, password)
         load_history(rt)
+        team_at_work(rt)
+        inbox_now = rt.clock()
         stop = threading.Event()
         runner = threading.Thread(target=run_until_stopped, args=(rt, stop))
         runner.start()
@@ -175,6 +181,10 @@ def test_demo_pipeline_stores_mentions_and_raises_each_alert_once_by_email(
                 text("SELECT count(*) FROM mentions WHERE brand IS NULL")
             ).scalar()
             brands = {b for (b,) in conn.execute(text("SELECT DISTINCT brand FROM mentions"))}
+            items = _inbox(conn, inbox_now)
+            escalation_alerts = conn.execute(
+                text("SELECT id, subject FROM alerts WHERE rule = 'inbox_escalation'")
+            ).all()
         rt.close()
         received = [
             (_subject(p.read_bytes()), message_from_bytes(p.read_bytes())["To"])
@@ -196,12 +206,47 @@ def test_demo_pipeline_stores_mentions_and_raises_each_alert_once_by_email(
     assert scored.get("es", 0) > 100 and scored.get("en", 0) > 30
     assert topics and topics > 100
     assert {"Vellora", "Korvo", None} <= brands and unbranded
-    # One alert per rule, e-mailed once to each address it goes to.
-    assert alert_counts == Counter({"negative_spike": 1, "spreading_thread": 1})
+    # One alert per crisis rule, e-mailed once to each address it goes to.
+    crisis = {"negative_spike", "spreading_thread"}
+    assert {r: n for r, n in alert_counts.items() if r in crisis} == dict.fromkeys(crisis, 1)
     assert len(received) == len(set(received)) >= 2
     assert any("Vellora" in s for s, _ in received)
     assert {to for _, to in received} >= {"comunidad@vellora.example"}
-    assert len({s for s, _ in received}) == 2
+    # No second round of either (an "(escalada)" copy would be a third subject).
+    crisis_mail = {s for s, _ in received if "pico de menciones" in s or "hilo negativo" in s}
+    assert len(crisis_mail) == 2
+
+    # The inbox, as the team left it: answered by the demo agents after minutes to hours, ...
+    answered = [i for i in items if i.state == "answered"]
+    assert len(answered) >= 5 and {i.assignee for i in answered} == set(AGENTS)
+    waits = [i.first_response_at - i.opened_at for i in answered]
+    assert min(waits) >= timedelta(minutes=3) and max(waits) <= timedelta(hours=12)
+    assert sorted(waits)[len(waits) // 2] <= timedelta(hours=2)
+    # ... some open past their target, the crisis partly taken by an agent, ...
+    assert sum(i.open and i.due_at <= inbox_now for i in items) >= 3
+    assert any(i.state == "assigned" for i in items)
+    # ... and the legal threat escalated by its rule, e-mailed to the managers: one alert per
+    # escalated item, at most one e-mail each (a poll cut short by the stop may not have sent
+    # the last one yet), the threat's among them.
+    escalated = {i.id: i for i in items if i.state == "escalated"}
+    threat = next(i for i in escalated.values() if "denuncia en la OCU" in (i.text or ""))
+    assert threat.escalation_rule == "legal"
+    assert sorted(subject for _, subject in escalation_alerts) == sorted(
+        f"inbox item {n}" for n in escalated
+    )
+    to_managers = [s for s, to in received if "mención escalada" in s]
+    assert len(to_managers) == len(set(to_managers))
+    assert set(to_managers) <= {
+        f"[Vigía] CRÍTICO · Vellora #{n} · mención escalada" for n in escalated
+    }
+    assert f"[Vigía] CRÍTICO · Vellora #{threat.id} · mención escalada" in to_managers
+    assert {to for s, to in received if "mención escalada" in s} == {"direccion@vellora.example"}
+
+
+def _inbox(conn: Connection, now: datetime) -> list[ItemRow]:
+    """Every inbox item, open or closed."""
+    every = QueueFilter(states=OPEN_STATES + CLOSED_STATES)
+    return queue_page(conn, every, now, now, limit=10_000)
 
 
 def test_a_later_demo_run_gives_the_demo_account_a_new_password_and_enables_it(

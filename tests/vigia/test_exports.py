@@ -7,25 +7,31 @@ import io
 import subprocess
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import Engine, update
 
 from analysis.sentiment import Sentiment
 from collectors.base import Mention
 from vigia.analyse import AnalysedMention
+from vigia.config import InboxConfig
 from vigia.exports import (
     MENTION_COLUMNS,
+    RESPONSE_COLUMNS,
     SUMMARY_COLUMNS,
     export_week,
+    iso_week,
     parse_week,
     previous_week,
     week_bounds,
 )
+from vigia.inbox.targets import due_at, target
 from vigia.storage import connect
+from vigia.storage.inbox import insert_item
 from vigia.storage.mentions import save_batch
 from vigia.storage.schema import mentions
 
@@ -105,6 +111,8 @@ def test_week_parsing_and_bounds() -> None:
     start, end = week_bounds(2026, 47, MADRID)
     assert (start, end) == (datetime(2026, 11, 15, 23, 0), datetime(2026, 11, 22, 23, 0))
     assert previous_week(datetime(2026, 11, 23, 12, tzinfo=UTC), MADRID) == "2026-W47"
+    # Sunday 23:30 UTC is already Monday in Madrid.
+    assert iso_week(datetime(2026, 11, 22, 23, 30, tzinfo=UTC), MADRID) == "2026-W48"
 
 
 def test_export_writes_bom_rows_and_summary(tmp_path: Path) -> None:
@@ -217,3 +225,65 @@ def test_export_guards_cells_a_spreadsheet_would_run(tmp_path: Path) -> None:
     summary = list(csv.DictReader(io.StringIO(summary_csv.read_bytes().decode("utf-8-sig"))))
     assert {(r["brand"], r["topic"]) for r in summary} == {("'-Vellora", "*"), ("'-Vellora", "'@x")}
     assert {r["average_compound"] for r in summary} == {"-0.700"}
+
+
+def _add_item(engine: Engine, opened: datetime, responded: float | None, **values: Any) -> None:
+    """An inbox item opened at `opened`, answered `responded` minutes later (None: still open)."""
+    inbox = InboxConfig()  # urgent 30 min, normal 4 h, 24/7
+    answered = opened + timedelta(minutes=responded) if responded is not None else None
+    with engine.begin() as conn:
+        insert_item(
+            conn,
+            {
+                "brand": "Vellora", "group_key": opened.isoformat(), "source": "forum",
+                "state": "answered" if answered else "new", "priority": 50.0, "urgent": False,
+                "reasons": (), "mentions": 1, "opened_at": opened,
+                "due_at": due_at(opened, target(inbox, False), inbox, MADRID),
+                "first_response_at": answered, "closed_at": answered, "updated_at": opened,
+                **values,
+            },
+        )  # fmt: skip
+
+
+def test_export_writes_the_weeks_response_times(tmp_path: Path) -> None:
+    """One row per (dimension, value) over the inbox items opened in the week, in minutes."""
+    engine = connect(f"sqlite:///{tmp_path / 'v.db'}")
+    tuesday = datetime(2026, 11, 17, 9, 0, tzinfo=UTC)
+    _add_item(engine, tuesday, 12, topic="delivery", assignee="ana")
+    _add_item(engine, tuesday + timedelta(hours=1), 300, topic="delivery", assignee="=luis")
+    _add_item(engine, tuesday + timedelta(hours=2), None, source="-reddit")  # open, overdue
+    _add_item(engine, datetime(2026, 11, 24, 9, 0, tzinfo=UTC), 5)  # the next week
+    paths = export_week(
+        engine, tmp_path / "out", "2026-W47", "Europe/Madrid", InboxConfig(),
+        now=datetime(2026, 11, 23, 12, 0, tzinfo=UTC),
+    )  # fmt: skip
+    engine.dispose()
+    assert [p.name for p in paths] == [
+        "vigia-2026-W47.csv", "vigia-2026-W47-summary.csv", "vigia-2026-W47-response-times.csv",
+    ]  # fmt: skip
+    raw = paths[2].read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
+    assert rows == [
+        RESPONSE_COLUMNS,
+        # 12 and 300 minutes: the median is their mean, the p90 the larger; the third item is
+        # overdue unanswered, so one of three made its target.
+        ["all", "*", "3", "2", "156.0", "300.0", "0.333"],
+        ["brand", "Vellora", "3", "2", "156.0", "300.0", "0.333"],
+        ["channel", "'-reddit", "1", "0", "", "", "0.000"],  # a leading sign is guarded
+        ["channel", "forum", "2", "2", "156.0", "300.0", "0.500"],
+        ["topic", "delivery", "2", "2", "156.0", "300.0", "0.500"],
+        ["topic", "", "1", "0", "", "", "0.000"],  # no topic
+        ["agent", "'=luis", "1", "1", "300.0", "300.0", "0.000"],
+        ["agent", "ana", "1", "1", "12.0", "12.0", "1.000"],
+        ["agent", "", "1", "0", "", "", "0.000"],  # nobody
+    ]
+
+
+def test_export_without_inbox_settings_writes_no_response_times(tmp_path: Path) -> None:
+    _seed(tmp_path / "v.db")
+    engine = connect(f"sqlite:///{tmp_path / 'v.db'}")
+    paths = export_week(engine, tmp_path / "out", "2026-W47", "Europe/Madrid")
+    engine.dispose()
+    assert len(paths) == 2
+    assert not (tmp_path / "out" / "vigia-2026-W47-response-times.csv").exists()

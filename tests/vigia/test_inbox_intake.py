@@ -231,3 +231,21 @@ def test_intake_on_postgresql(postgres_url: str) -> None:
     assert (report.opened, report.grouped) == (1, 1)
     assert [item.mentions for item in queue(engine)] == [2]
     engine.dispose()
+
+
+def test_a_follow_up_that_meets_a_rule_escalates_the_open_item(engine: Engine) -> None:
+    store(engine, [analysed("1", "Vellora mi pedido 4471 no llega", -0.4, thread="t9")])
+    (item,) = queue(engine)
+    assert item.state == "new" and not item.urgent
+    # Later, in the same thread, the same author threatens to go to a lawyer.
+    report = store(
+        engine, [analysed("2", "Si no me contestáis hoy, hablo con mi abogado", -0.5, thread="t9")]
+    )
+    assert report.escalated == [item.id]
+    (escalated,) = queue(engine)
+    assert (escalated.state, escalated.escalation_rule, escalated.urgent) == (
+        "escalated",
+        "legal",
+        True,
+    )
+    assert escalated.due_at <= NOW + timedelta(minutes=30)

@@ -1,4 +1,5 @@
-"""Alert rules after each poll: negative spikes, spreading threads and silent sources.
+"""Alert rules after each poll: negative spikes, spreading threads, silent sources, and a
+backlog of overdue inbox items.
 
 The detectors (analysis/) judge plain data read here from the store; the policy decides what a
 finding does to the alert log (new, update, escalate, reopen, suppress); notifying decisions
@@ -42,6 +43,7 @@ from vigia.alerts.policy import (
     notify_managers,
 )
 from vigia.config import Settings
+from vigia.inbox.stats import backlog
 from vigia.storage.alerts import (
     alert_by_key,
     insert_alert,
@@ -59,6 +61,8 @@ log = logging.getLogger(__name__)
 SPIKE = "negative_spike"
 THREAD = "spreading_thread"
 SOURCE = "source_unhealthy"
+INBOX = "inbox_overdue"
+INBOX_SUBJECT = "inbox"  # one inbox, so one subject: the backlog of every brand
 THREAD_LOOKBACK = timedelta(hours=48)
 TOP_MENTIONS = 5
 SPARK_HOURS = 24
@@ -110,6 +114,7 @@ def check_after_poll(
     outcomes += check_source_health(ctx, source, failed, now)
     for brand in sorted(_brands_touched(ctx, source, brands, updated, now)):
         outcomes += check_brand(ctx, brand, now)
+    outcomes += check_inbox_backlog(ctx, now)
     deliver_due(ctx)
     return outcomes
 
@@ -155,16 +160,7 @@ def check_source_health(
     """Raise `source_unhealthy` after `http.unhealthy_after` failed polls; resolve it on success."""
     now = utc(now)
     if not failed:
-        with ctx.engine.connect() as conn:
-            previous = latest_alert(conn, SOURCE, source)
-        if previous is None or previous.state is AlertState.RESOLVED:
-            return []  # the usual case, without taking the decisions' lock at every poll
-        with ctx.engine.begin() as conn:
-            lock_transaction(conn, DECISIONS_LOCK)
-            previous = latest_alert(conn, SOURCE, source)  # again, under the lock
-            if previous is not None and previous.state is not AlertState.RESOLVED:
-                set_alert_state(conn, previous.id, AlertState.RESOLVED, now)
-                log.info("source %s collects again: alert %d resolved", source, previous.id)
+        _resolve(ctx, SOURCE, source, now, f"source {source} collects again")
         return []
     with ctx.engine.connect() as conn:
         health = load_health(conn, source)
@@ -182,6 +178,43 @@ def check_source_health(
         SOURCE, source, configured.brand if configured else None, "warning", now, now, evidence
     )
     return [apply_finding(ctx, finding, now)]
+
+
+def check_inbox_backlog(ctx: AlertContext, now: datetime) -> list[AlertOutcome]:
+    """Raise `inbox_overdue` while `inbox.overdue_alert` or more open items are past their due
+    time (null: never); resolve it once fewer are."""
+    now = utc(now)
+    threshold = ctx.settings.inbox.overdue_alert
+    if threshold is None:
+        return []
+    with ctx.engine.connect() as conn:
+        found = backlog(conn, now)
+    if found.overdue < threshold or found.oldest_overdue is None:
+        _resolve(ctx, INBOX, INBOX_SUBJECT, now, "the inbox backlog is cleared")
+        return []
+    evidence = {
+        "overdue": found.overdue,
+        "threshold": threshold,
+        "open": found.open,
+        "oldest_opened_at": _iso(found.oldest_overdue),
+        "oldest_age_minutes": (now - found.oldest_overdue) // timedelta(minutes=1),
+    }
+    finding = Finding(INBOX, INBOX_SUBJECT, None, "warning", now, now, evidence)
+    return [apply_finding(ctx, finding, now)]
+
+
+def _resolve(ctx: AlertContext, rule: str, subject: str, now: datetime, why: str) -> None:
+    """Resolve the open (or acknowledged) alert of `rule` about `subject`, if there is one."""
+    with ctx.engine.connect() as conn:
+        previous = latest_alert(conn, rule, subject)
+    if previous is None or previous.state is AlertState.RESOLVED:
+        return  # the usual case, without taking the decisions' lock at every poll
+    with ctx.engine.begin() as conn:
+        lock_transaction(conn, DECISIONS_LOCK)
+        previous = latest_alert(conn, rule, subject)  # again, under the lock
+        if previous is not None and previous.state is not AlertState.RESOLVED:
+            set_alert_state(conn, previous.id, AlertState.RESOLVED, now)
+            log.info("%s: alert %d resolved", why, previous.id)
 
 
 def apply_finding(ctx: AlertContext, finding: Finding, now: datetime) -> AlertOutcome:

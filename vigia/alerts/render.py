@@ -39,6 +39,8 @@ _STRINGS: dict[str, dict[str, Any]] = {
             "negative_spike": "pico de menciones negativas",
             "spreading_thread": "hilo negativo en expansión",
             "source_unhealthy": "fuente sin datos",
+            "inbox_overdue": "respuestas fuera de plazo",
+            "inbox_escalation": "mención escalada",
         },
         "reason": {"escalate": "escalada", "reopen": "reabierta"},
         "spike": "{brand}: {negative} menciones negativas entre las {start} y las {end} ({tz}), "
@@ -58,6 +60,16 @@ _STRINGS: dict[str, dict[str, Any]] = {
         "last_error": "Último error: {error}",
         "last_success": "Último éxito: {when}",
         "never": "nunca",
+        "inbox": "Bandeja de entrada",
+        "inbox_overdue": "Elementos de la bandeja de entrada que han superado su plazo de "
+        "respuesta: {overdue} (umbral del aviso: {threshold}).",
+        "inbox_oldest": "El más antiguo espera desde hace {age} (publicado el {when}, {tz}).",
+        "inbox_link": "Abrir la bandeja: {url}",
+        "escalated_rule": "Escalada a responsables por la regla «{rule}».",
+        "escalated_by": "Escalada a responsables por {who}.",
+        "escalated_priority": "Prioridad {score}: {reasons}. Plazo de respuesta: {due} ({tz}).",
+        "escalated_mention": "La mención",
+        "item_link": "Abrir en la bandeja (asignar, responder, cerrar): {url}",
         "dashboard": "Ver en el panel: {url}",
         "dashboard_cli": "Ver en el panel: ejecute «vigia dashboard».",
         "ack": "Reconocer esta alerta (acknowledge; inicia sesión primero)",
@@ -74,6 +86,8 @@ _STRINGS: dict[str, dict[str, Any]] = {
             "negative_spike": "negative mention spike",
             "spreading_thread": "spreading negative thread",
             "source_unhealthy": "source not collecting",
+            "inbox_overdue": "overdue replies",
+            "inbox_escalation": "escalated mention",
         },
         "reason": {"escalate": "escalated", "reopen": "reopened"},
         "spike": "{brand}: {negative} negative mentions between {start} and {end} ({tz}), "
@@ -93,6 +107,16 @@ _STRINGS: dict[str, dict[str, Any]] = {
         "last_error": "Last error: {error}",
         "last_success": "Last success: {when}",
         "never": "never",
+        "inbox": "Care inbox",
+        "inbox_overdue": "Care inbox items past their response target: {overdue} (alert "
+        "threshold: {threshold}).",
+        "inbox_oldest": "The oldest has been waiting {age} (published {when}, {tz}).",
+        "inbox_link": "Open the inbox: {url}",
+        "escalated_rule": "Escalated to management by the rule “{rule}”.",
+        "escalated_by": "Escalated to management by {who}.",
+        "escalated_priority": "Priority {score}: {reasons}. Reply due by {due} ({tz}).",
+        "escalated_mention": "The mention",
+        "item_link": "Open it in the inbox (assign, answer, close): {url}",
         "dashboard": "Open the dashboard: {url}",
         "dashboard_cli": "Open the dashboard: run `vigia dashboard`.",
         "ack": "Acknowledge this alert (sign in first)",
@@ -157,6 +181,10 @@ def subject_line(alert: AlertRow, language: Language) -> str:
     who = alert.brand or alert.subject or "?"
     if alert.rule == "source_unhealthy":
         who = alert.subject or who
+    elif alert.rule == "inbox_overdue":
+        who = t["inbox"]
+    elif alert.rule == "inbox_escalation":
+        who = f"{who} #{alert.evidence.get('item', '?')}"
     subject = (
         f"[Vigía] {t['severity'][alert.severity]} · {who} · {t['kind'].get(alert.rule, alert.rule)}"
     )
@@ -320,13 +348,28 @@ def _sections(
                 t["last_success"].format(when=_when(when, zone) if when else t["never"]),
             )
         )
+    elif alert.rule == "inbox_overdue":
+        text = t["inbox_overdue"].format(
+            overdue=ev.get("overdue", "?"), threshold=ev.get("threshold", "?")
+        )
+        sections.append(_Section("p", text))
+        if "oldest_age_minutes" in ev:
+            age = _age(ev["oldest_age_minutes"])
+            when = _when(ev.get("oldest_opened_at") or "", zone)
+            sections.append(
+                _Section("p", t["inbox_oldest"].format(age=age, when=when, tz=zone.key))
+            )
+        if dashboard_url:
+            sections.append(_Section("p", t["inbox_link"].format(url=inbox_link(dashboard_url))))
+    elif alert.rule == "inbox_escalation":
+        sections += _escalation(t, ev, zone, dashboard_url)
     else:
         sections.append(_Section("p", f"{alert.rule}: {alert.subject}"))
     top = tuple(
         {**m, "published": _when(m["published"], zone) if m.get("published") else None}
         for m in ev.get("top", [])
     )
-    if top:
+    if top and alert.rule != "inbox_escalation":  # an escalation quotes its mention above
         sections.append(_Section("mentions", t["top"], items=top))
     link = alert_link(dashboard_url, alert.id) if dashboard_url else None
     sections.append(_link_section(t, link))
@@ -339,6 +382,46 @@ def _sections(
 def alert_link(dashboard_url: str, alert_id: int) -> str:
     """The dashboard's page for one alert: its Alertas page opened on that alert."""
     return f"{dashboard_url.rstrip('/')}/alerts?id={alert_id}"
+
+
+def _escalation(
+    t: dict[str, Any], ev: dict[str, Any], zone: ZoneInfo, dashboard_url: str | None
+) -> list[_Section]:
+    """An escalated inbox item: who or which rule escalated it, its priority and due time, the
+    mention with its link, and the item on the dashboard."""
+    why = (
+        t["escalated_by"].format(who=ev["by"])
+        if ev.get("by")
+        else t["escalated_rule"].format(rule=ev.get("rule") or "?")
+    )
+    priority = t["escalated_priority"].format(
+        score=f"{ev.get('priority', 0):.0f}",
+        reasons=" · ".join(ev.get("reasons") or ()) or "—",
+        due=_when(ev.get("due_at") or "", zone),
+        tz=zone.key,
+    )
+    quoted = tuple(
+        {**m, "published": _when(m["published"], zone) if m.get("published") else None}
+        for m in ev.get("top", [])
+    )
+    sections = [_Section("p", why), _Section("p", priority)]
+    if quoted:
+        sections.append(_Section("mentions", t["escalated_mention"], items=quoted))
+    if dashboard_url and "item" in ev:
+        sections.append(
+            _Section("p", t["item_link"].format(url=item_link(dashboard_url, ev["item"])))
+        )
+    return sections
+
+
+def item_link(dashboard_url: str, item_id: int) -> str:
+    """The dashboard's inbox page opened on one item."""
+    return f"{dashboard_url.rstrip('/')}/inbox?item={item_id}"
+
+
+def inbox_link(dashboard_url: str) -> str:
+    """The dashboard's inbox page."""
+    return f"{dashboard_url.rstrip('/')}/inbox"
 
 
 def _link_section(t: dict[str, Any], dashboard_url: str | None) -> _Section:
@@ -474,6 +557,15 @@ def _numbers(language: Language) -> Any:
         return text.replace(".", ",") if language == "es" else text
 
     return fmt
+
+
+def _age(minutes: int) -> str:
+    """A waiting time in the largest units that read at a glance: 45 min, 3 h 20 min, 2 d 4 h."""
+    days, rest = divmod(int(minutes), 24 * 60)
+    hours, mins = divmod(rest, 60)
+    if days:
+        return f"{days} d {hours} h"
+    return f"{hours} h {mins} min" if hours else f"{mins} min"
 
 
 def _percent(share: float, language: Language) -> str:

@@ -39,6 +39,7 @@ from vigia.config import Settings, load_settings
 from vigia.demo.feeds import RSS_PATH, DemoFeeds
 from vigia.demo.payloads import APP_ID, YOUTUBE_CHANNEL, mastodon_id
 from vigia.demo.story import THREAD_ROOT, Timeline, build_timeline
+from vigia.demo.team import AGENTS, demo_agents, work_inbox
 from vigia.pipeline import Runtime, poll_all
 from vigia.storage.users import get_user
 
@@ -47,7 +48,8 @@ RECIPIENTS = ["comunidad@vellora.example"]
 MANAGERS = ["direccion@vellora.example"]
 DEMO_USER = "demo"
 SETUP = Actor("demo-setup", Role.ADMIN, "cli")
-# The repository's config.yaml carries the topic taxonomy users extend; the demo uses it as is.
+# The repository's config.yaml carries the topic taxonomy users extend and the care inbox's
+# escalation rules and prepared replies; the demo uses them as they are.
 REPO_CONFIG = Path(__file__).resolve().parents[2] / "config.yaml"
 
 
@@ -220,16 +222,16 @@ def demo_config(
         "http": {"timeout": 5, "retries": 1, "backoff_base": 0.2, "min_interval_per_host": 0},
         "analysis": {"languages": ["es", "en"]},
     }
-    topics = repo_topics()
-    if topics:
-        data["topics"] = topics
+    for section in ("topics", "inbox"):
+        if found := repo_section(section):
+            data[section] = found
     return data
 
 
-def repo_topics() -> dict[str, Any]:
-    """The topic taxonomy of the repository's config.yaml (empty when it is not beside the code)."""
+def repo_section(key: str) -> dict[str, Any]:
+    """A section of the repository's config.yaml (empty when it is not beside the code)."""
     try:
-        return yaml.safe_load(REPO_CONFIG.read_text("utf-8")).get("topics") or {}
+        return yaml.safe_load(REPO_CONFIG.read_text("utf-8")).get(key) or {}
     except (OSError, AttributeError, yaml.YAMLError):
         return {}
 
@@ -326,6 +328,19 @@ def load_history(rt: Runtime) -> None:
         print(f"  {report.summary()}", flush=True)
 
 
+def team_at_work(rt: Runtime) -> None:
+    """The agents lucia and pablo, and what they did with the inbox before the demo started
+    (after the first polls, which fill it)."""
+    now = rt.clock()
+    demo_agents(rt.engine, SETUP, now)
+    done = work_inbox(rt.engine, rt.zone, now)
+    print(
+        f"  inbox: {done['answered']} answered and {done['dismissed']} dismissed by "
+        f"{' and '.join(AGENTS)}; {done['assigned']} of the crisis taken, the rest is yours",
+        flush=True,
+    )
+
+
 def run_demo(port: int, browser: bool, data_dir: Path) -> int:
     """Run the demo until Ctrl-C/SIGTERM; returns the exit status."""
     from vigia.dashboard_launcher import launch_dashboard
@@ -354,6 +369,7 @@ def run_demo(port: int, browser: bool, data_dir: Path) -> int:
             )
             print("Loading two weeks of sample mentions from the local feeds:", flush=True)
             load_history(rt)
+            team_at_work(rt)
             _print_welcome(settings, feeds, inbox, port)
             run_until_stopped(rt)
         finally:
@@ -382,6 +398,9 @@ failed delivery wave, with one angry thread spreading across sources.
   Configuration  {settings.base_dir / "config.yaml"}
   Database       {settings.resolved_database_url}
   Alert e-mails  {inbox.folder}/*.eml  (a local SMTP server receives them; open with any mail app)
+
+The inbox (Bandeja) was being worked by the agents {" and ".join(AGENTS)} before you came; a
+customer's legal threat was escalated by its rule and e-mailed to the managers.
 
 New mentions keep arriving every few seconds. The spike and spreading-thread alerts are raised
 within the first polls and e-mailed once each. Press Ctrl-C to stop.

@@ -29,6 +29,7 @@ TRICKLE = timedelta(hours=6)
 TRICKLE_GAP = 6.0
 THREAD_ROOT = "thread-root"
 STORY = "story"
+LEGAL_THREAT = "legal-threat"
 # Kinds whose feeds carry replies; the first registered one hosts the spreading thread.
 THREAD_KINDS = ("mastodon", "bluesky")
 # Mentions per hour at the busiest hour of a weekday, per brand (None: no brand named).
@@ -295,7 +296,8 @@ def _news(
 def _incident(
     t0: datetime, rng: random.Random, writer: _Writer, social: Sequence[str], thread_kind: str
 ) -> list[dict[str, Any]]:
-    """The surge of the last two hours and the spreading thread with its news story."""
+    """The surge of the last two hours, the spreading thread with its news story, and a
+    customer's legal threat."""
     incident = bank()["incident"]
     drafts: list[dict[str, Any]] = []
     # The surge builds up: fifteen angry posts in the hour before last, forty-five in the last
@@ -339,6 +341,20 @@ def _incident(
         for _ in range(count):
             at = t0 - timedelta(minutes=rng.uniform(end, begin))
             drafts.append(_reply(at.replace(microsecond=0), next(replies), writer, thread_kind))
+    legal = incident["legal"]
+    drafts.append(
+        _post(
+            t0 - timedelta(minutes=40),
+            social[0],
+            "es",
+            legal["text"],
+            writer,
+            LEGAL_THREAT,
+            author=legal["author"],
+            likes=12,
+            reposts=3,
+        )
+    )
     return drafts
 
 

@@ -7,18 +7,23 @@ sets the item's first response time; answering or dismissing closes it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine
 
-from vigia.access.roles import Actor, Permission
+from vigia.access.roles import Actor, Permission, Role
+from vigia.config import InboxConfig
+from vigia.inbox.targets import due_at, target
 from vigia.storage import audit
 from vigia.storage.inbox import ItemRow, add_note, get_items, update_item
 from vigia.storage.users import get_user
 
 DISMISS_REASONS = ("irrelevant", "spam")
+# Work done in an action's own transaction, on the items it changed.
+InTransaction = Callable[[Connection, list[ItemRow]], object]
 
 
 def _fields(item: ItemRow) -> dict[str, Any]:
@@ -33,8 +38,10 @@ def _apply(
     change: dict[str, Any],
     now: datetime,
     first_response: bool = False,
+    also: InTransaction | None = None,
 ) -> list[ItemRow]:
-    """Apply `change` to every item of `item_ids` and audit it; KeyError for an unknown id."""
+    """Apply `change` to every item of `item_ids` and audit it, then run `also` on the changed
+    items in the same transaction; KeyError for an unknown id."""
     actor.require(Permission.WORK_INBOX)
     with engine.begin() as conn:
         found = get_items(conn, item_ids)
@@ -49,7 +56,10 @@ def _apply(
         after = {item.id: item for item in get_items(conn, item_ids)}
         for item in found:
             _record(conn, actor, action, item, _fields(item), _fields(after[item.id]), now)
-    return [after[i] for i in sorted(after)]
+        rows = [after[i] for i in sorted(after)]
+        if also is not None:
+            also(conn, rows)
+    return rows
 
 
 def _record(
@@ -83,6 +93,8 @@ def assign(
         user = get_user(conn, assignee)
     if user is None or not user.active:
         raise ValueError(f"no active user called {assignee!r}")
+    if Role(user.role).rank < Role.AGENT.rank:
+        raise ValueError(f"{user.name} is a {user.role}: only agents and up work the inbox")
     with engine.connect() as conn:
         closed = [i.id for i in get_items(conn, item_ids) if not i.open]
     if closed:
@@ -105,10 +117,19 @@ def answer(
     return _apply(engine, actor, item_ids, "inbox.answer", change, now, first_response=True)
 
 
-def escalate(engine: Engine, actor: Actor, item_ids: Sequence[int], now: datetime) -> list[ItemRow]:
-    """Hand the items to management: they stay open, flagged escalated."""
+def escalate(
+    engine: Engine,
+    actor: Actor,
+    item_ids: Sequence[int],
+    now: datetime,
+    also: InTransaction | None = None,
+) -> list[ItemRow]:
+    """Hand the items to management: they stay open, flagged escalated; `also` runs in the
+    same transaction (the managers' alert, so it is planned exactly when the change commits)."""
     change = {"state": "escalated", "escalated_at": now}
-    return _apply(engine, actor, item_ids, "inbox.escalate", change, now, first_response=True)
+    return _apply(
+        engine, actor, item_ids, "inbox.escalate", change, now, first_response=True, also=also
+    )
 
 
 def dismiss(
@@ -121,17 +142,30 @@ def dismiss(
     return _apply(engine, actor, item_ids, "inbox.dismiss", change, now)
 
 
-def reopen(engine: Engine, actor: Actor, item_ids: Sequence[int], now: datetime) -> list[ItemRow]:
-    """Open closed items again (assigned if they have an assignee)."""
+def reopen(
+    engine: Engine,
+    actor: Actor,
+    item_ids: Sequence[int],
+    now: datetime,
+    config: InboxConfig,
+    zone: ZoneInfo,
+) -> list[ItemRow]:
+    """Open closed items again (assigned if they have an assignee), due anew from now."""
     with engine.connect() as conn:
         found = get_items(conn, item_ids)
+    still_open = [item.id for item in found if item.open]
+    if still_open:
+        raise ValueError(f"inbox item {still_open[0]} is open already")
     rows: list[ItemRow] = []
-    for state in ("assigned", "new"):
-        ids = [i.id for i in found if (i.assignee is not None) == (state == "assigned")]
-        if ids:
-            change = {"state": state, "closed_at": None, "close_reason": None}
-            rows += _apply(engine, actor, ids, "inbox.reopen", change, now)
-    return sorted(rows, key=lambda item: item.id)
+    for item in found:
+        change = {
+            "state": "assigned" if item.assignee else "new",
+            "closed_at": None,
+            "close_reason": None,
+            "due_at": due_at(now, target(config, item.urgent), config, zone),
+        }
+        rows += _apply(engine, actor, [item.id], "inbox.reopen", change, now)
+    return rows
 
 
 def note(engine: Engine, actor: Actor, item_id: int, text: str, now: datetime) -> None:

@@ -5,14 +5,16 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Callable, Sequence
-from datetime import timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 
 from timeutil import utc_now
 from vigia.access.roles import Actor, Permission
-from vigia.inbox import actions
+from vigia.config import InboxConfig, load_settings
+from vigia.inbox import actions, escalation
+from vigia.inbox.targets import soon
 from vigia.storage.inbox import (
     CLOSED_STATES,
     OPEN_STATES,
@@ -35,7 +37,10 @@ STATE_CHOICES = {
 }
 # `close --reason`: answered, or dismissed (as irrelevant, or as spam).
 CLOSE_REASONS = ("answered", "dismissed", "irrelevant", "spam")
-SOON = timedelta(minutes=15)
+
+
+def _inbox_config(args: argparse.Namespace) -> InboxConfig:
+    return load_settings(Path(args.config)).inbox
 
 
 def _as_json(item: ItemRow) -> dict[str, object]:
@@ -74,8 +79,9 @@ def _list(args: argparse.Namespace, engine: Engine, actor: Actor, zone: ZoneInfo
     actor.require(Permission.READ)
     now = utc_now()
     wanted = QueueFilter(states=STATE_CHOICES[args.state], brands=tuple(args.brand or ()))
+    due_soon = soon(now, _inbox_config(args), zone)
     with engine.connect() as conn:
-        items = queue_page(conn, wanted, now, now + SOON, limit=args.limit)
+        items = queue_page(conn, wanted, now, due_soon, limit=args.limit)
         total = queue_count(conn, wanted, now)
     if args.json:
         print(json.dumps([_as_json(item) for item in items], ensure_ascii=False, indent=1))
@@ -110,16 +116,40 @@ def _close(args: argparse.Namespace, engine: Engine, actor: Actor, zone: ZoneInf
 
 
 def _escalate(args: argparse.Namespace, engine: Engine, actor: Actor, zone: ZoneInfo) -> int:
-    return _done(actions.escalate(engine, actor, args.ids, utc_now()), "escalated")
+    settings = load_settings(Path(args.config))
+    return _done(escalation.escalate(engine, settings, actor, args.ids, utc_now()), "escalated")
 
 
 def _reopen(args: argparse.Namespace, engine: Engine, actor: Actor, zone: ZoneInfo) -> int:
-    return _done(actions.reopen(engine, actor, args.ids, utc_now()), "reopened")
+    config = _inbox_config(args)
+    return _done(actions.reopen(engine, actor, args.ids, utc_now(), config, zone), "reopened")
 
 
 def _note(args: argparse.Namespace, engine: Engine, actor: Actor, zone: ZoneInfo) -> int:
     actions.note(engine, actor, args.id, args.text, utc_now())
     print(f"inbox item {args.id}: note added")
+    return 0
+
+
+def _test_rule(args: argparse.Namespace) -> int:
+    """Which escalation rules a sample text would meet, and why (no database needed)."""
+    from collectors.base import Mention
+    from vigia.analyse import Analyser
+
+    settings = load_settings(Path(args.config))
+    sample = Mention("cli", "sample", "", utc_now(), args.text)
+    (analysed,) = Analyser(settings).analyse_all([sample])
+    compound = analysed.sentiment.compound if analysed.sentiment else 0.0
+    print(
+        escalation.explain(
+            settings.inbox.escalation,
+            args.text,
+            analysed.language or "es",
+            compound,
+            topics=analysed.topics,
+            engagement=args.engagement,
+        )
+    )
     return 0
 
 
@@ -160,6 +190,15 @@ def add_inbox(
         parser = sub.add_parser(name, help=text, parents=[as_user])
         parser.add_argument("ids", type=int, nargs="+", metavar="ID")
         acts(parser, act)
+
+    test_rule = sub.add_parser(
+        "test-rule", help="which escalation rules a sample text meets, and why"
+    )
+    test_rule.add_argument("text")
+    test_rule.add_argument(
+        "--engagement", type=int, default=0, help="interactions the post has (for reach rules)"
+    )
+    test_rule.set_defaults(func=_test_rule)
 
     note = sub.add_parser("note", help="add a note to an item", parents=[as_user])
     note.add_argument("id", type=int)

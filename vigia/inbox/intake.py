@@ -6,7 +6,7 @@ of publication:
    it if it was answered or dismissed;
 2. a mention quoting the link of a mention already in an item joins that item;
 3. otherwise it joins the item with the same group key (same words, or same link), or opens one.
-A new item that meets an escalation rule opens escalated.
+An item that a new or joining mention makes meet an escalation rule is escalated.
 """
 
 from __future__ import annotations
@@ -79,6 +79,7 @@ def _take_one(
     report: IntakeReport,
 ) -> None:
     m = item.mention
+    escalated_by = rules.escalation(item, config.escalation)
     author = rules.author_key(m.source, m.author)
     thread = rules.thread_key(m.source, m.thread_id)
     conversation = find_conversation(conn, thread, author) if thread and author else None
@@ -90,15 +91,16 @@ def _take_one(
             report.reopened += 1
         else:
             report.grouped += 1
+        _escalate_joined(conn, config, zone, item_id, escalated_by, now, report)
         return
     quoted = find_by_mention_urls(conn, rules.links_in(m.text))
     if quoted is not None:
         add_mention(conn, quoted, mention_id, now)
         report.grouped += 1
+        _escalate_joined(conn, config, zone, quoted, escalated_by, now, report)
         return
     assert item.brand is not None  # needs_attention keeps brand mentions only
     key = rules.group_key(m.text, m.url)
-    escalated_by = rules.escalation(item, config.escalation)
     priority = rules.priority(item, escalated_by)
     urgent = priority.score >= config.urgent_from or escalated_by is not None
     opened = utc(m.published)
@@ -130,6 +132,7 @@ def _take_one(
         assert existing is not None
         add_mention(conn, existing, mention_id, now)
         report.grouped += 1
+        _escalate_joined(conn, config, zone, existing, escalated_by, now, report)
         return
     add_mention(conn, item_id, mention_id, now)
     report.opened += 1
@@ -143,6 +146,36 @@ def _take_one(
             now,
         )
         report.escalated.append(item_id)
+
+
+def _escalate_joined(
+    conn: Connection,
+    config: InboxConfig,
+    zone: ZoneInfo,
+    item_id: int,
+    escalated_by: tuple[str, str] | None,
+    now: datetime,
+    report: IntakeReport,
+) -> None:
+    """A mention that joins an open item and meets a rule ("voy a la OCU" later in the thread)
+    escalates the item, which becomes urgent: due no later than an urgent target from now."""
+    found = get_item(conn, item_id) if escalated_by is not None else None
+    if found is None or escalated_by is None or found.state == "escalated" or not found.open:
+        return
+    due = min(found.due_at, due_at(now, target(config, urgent=True), config, zone))
+    update_item(
+        conn,
+        item_id,
+        state="escalated",
+        escalated_at=now,
+        escalation_rule=escalated_by[0],
+        urgent=True,
+        due_at=due,
+        updated_at=now,
+    )
+    after = {"state": "escalated", "rule": escalated_by[0]}
+    _record(conn, item_id, "inbox.escalate", {"state": found.state}, after, now)
+    report.escalated.append(item_id)
 
 
 def _reopen(

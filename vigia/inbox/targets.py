@@ -11,8 +11,18 @@ from vigia.config import BusinessHours, InboxConfig
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
+# An item is "due soon" in the last quarter of its target.
+DUE_SOON_SHARE = 0.25
+
+
 def target(config: InboxConfig, urgent: bool) -> timedelta:
     return config.targets["urgent" if urgent else "normal"]
+
+
+def soon(now: datetime, config: InboxConfig, zone: ZoneInfo) -> datetime:
+    """Items due before this moment get the queue's "due soon" points: the last quarter of a
+    normal target (an urgent item's whole target is shorter, so it gets them throughout)."""
+    return due_at(now, DUE_SOON_SHARE * target(config, urgent=False), config, zone)
 
 
 def _open_spans(

@@ -156,13 +156,13 @@ def queue_page(
 ) -> list[ItemRow]:
     """One page of the queue, highest priority first (ties: the earliest deadline)."""
     i = inbox_items.c
-    query = (
-        _with_mention()
-        .where(and_(*_where(f, now)))
-        .order_by(queue_priority(now, soon).desc(), i.due_at, i.id)
-        .limit(limit)
-        .offset(offset)
-    )
+    order = (queue_priority(now, soon).desc(), i.due_at, i.id)
+    # The page's ids first, sorted from the queue's index alone; then only they are joined to
+    # their mentions (joined before the sort, every item of the view was: 0.5 s at 1 M mentions).
+    page = (
+        select(i.id).where(and_(*_where(f, now))).order_by(*order).limit(limit).offset(offset)
+    ).subquery()
+    query = _with_mention().join(page, page.c.id == i.id).order_by(*order)
     return [_item(row) for row in conn.execute(query)]
 
 

@@ -17,7 +17,14 @@ from sqlalchemy import ColumnElement, Select, and_, func, literal, or_, select, 
 from sqlalchemy.engine import Connection
 
 from timeutil import naive_utc
-from vigia.storage.schema import alerts, hourly_rollup, mentions, source_state, topic_rollup
+from vigia.storage.schema import (
+    alerts,
+    hourly_rollup,
+    inbox_items,
+    mentions,
+    source_state,
+    topic_rollup,
+)
 
 ROLLUP_COUNTS = ("mentions", "negative", "neutral", "positive", "scored", "compound_sum")
 MENTION_COLUMNS = (
@@ -217,9 +224,11 @@ def latest_mentions(
 
 
 def data_version(conn: Connection) -> tuple[Any, ...]:
-    """Changes whenever a mention, an alert or a source's state is written: cheap, index-only."""
+    """Changes whenever a mention, an alert, a source's state or an inbox item is written:
+    cheap, index-only."""
     return (
         conn.execute(select(func.max(mentions.c.id))).scalar(),
         conn.execute(select(func.max(alerts.c.updated_at))).scalar(),
         conn.execute(select(func.max(source_state.c.last_attempt_at))).scalar(),
+        conn.execute(select(func.max(inbox_items.c.updated_at))).scalar(),
     )

@@ -272,8 +272,11 @@ inbox_items = Table(
     Column("escalation_rule", String(60)),
     Column("updated_at", DateTime, nullable=False),
     UniqueConstraint("brand", "group_key", name="uq_inbox_items_group"),
-    Index("ix_inbox_items_queue", "state", "priority"),
+    # Covers a queue page's filter and sort, so a page is read from the index alone (0005).
+    Index("ix_inbox_items_queue", "state", "priority", "due_at", "brand", "assignee"),
     Index("ix_inbox_items_reopen", "thread_key", "author_key"),
+    Index("ix_inbox_items_updated", "updated_at"),
+    Index("ix_inbox_items_opened", "opened_at"),
 )
 
 inbox_mentions = Table(

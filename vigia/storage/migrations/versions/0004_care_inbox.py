@@ -53,6 +53,7 @@ def upgrade() -> None:
     op.create_index(
         "ix_inbox_items_reopen", "inbox_items", ["thread_key", "author_key"], unique=False
     )
+    op.create_index("ix_inbox_items_updated", "inbox_items", ["updated_at"], unique=False)
     op.create_table(
         "inbox_mentions",
         sa.Column("item_id", _Id, nullable=False),
@@ -94,6 +95,7 @@ def downgrade() -> None:
     op.drop_table("inbox_notes")
     op.drop_index("ix_inbox_mentions_mention", table_name="inbox_mentions")
     op.drop_table("inbox_mentions")
+    op.drop_index("ix_inbox_items_updated", table_name="inbox_items")
     op.drop_index("ix_inbox_items_reopen", table_name="inbox_items")
     op.drop_index("ix_inbox_items_queue", table_name="inbox_items")
     op.drop_table("inbox_items")
