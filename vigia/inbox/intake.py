@@ -84,14 +84,14 @@ def _take_one(
     thread = rules.thread_key(m.source, m.thread_id)
     conversation = find_conversation(conn, thread, author) if thread and author else None
     if conversation is not None:
-        item_id, state = conversation
-        add_mention(conn, item_id, mention_id, now)
+        joined, state = conversation
+        add_mention(conn, joined, mention_id, now)
         if state in CLOSED_STATES:
-            _reopen(conn, config, zone, item_id, now)
+            _reopen(conn, config, zone, joined, now)
             report.reopened += 1
         else:
             report.grouped += 1
-        _escalate_joined(conn, config, zone, item_id, escalated_by, now, report)
+        _escalate_joined(conn, config, zone, joined, escalated_by, now, report)
         return
     quoted = find_by_mention_urls(conn, rules.links_in(m.text))
     if quoted is not None:

@@ -141,7 +141,7 @@ class QueueFilter:
 
 def _where(f: QueueFilter, now: datetime) -> list[ColumnElement[bool]]:
     i = inbox_items.c
-    where = [i.state.in_(f.states)]
+    where: list[ColumnElement[bool]] = [i.state.in_(f.states)]
     if f.brands:
         where.append(i.brand.in_(f.brands))
     if f.assignee is not None:
