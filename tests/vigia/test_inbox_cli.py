@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import timedelta
 
 from sqlalchemy import Engine
 
 from tests.vigia.conftest import Run
 from tests.vigia.test_inbox_intake import ADMIN, NOW, analysed, store
 from vigia.access.accounts import add_user
+from vigia.access.roles import Actor, Role
+from vigia.inbox import actions
 from vigia.storage.audit import entries
 from vigia.storage.inbox import get_item
 
@@ -88,3 +91,17 @@ def test_a_viewer_cannot_work_the_inbox(engine: Engine, vigia: Callable[..., Run
     with engine.connect() as conn:
         item = get_item(conn, top)
     assert item is not None and item.state == "new"
+
+
+def test_stats_give_the_weeks_response_times(engine: Engine, vigia: Callable[..., Run]) -> None:
+    top, second, _ = seed_inbox(engine)
+    # Published 30 minutes before NOW; answered 20 minutes after it: 50 minutes to respond.
+    actions.answer(engine, Actor("nora", Role.AGENT, "cli"), [top], NOW + timedelta(minutes=20))
+    week = f"{NOW.isocalendar().year}-W{NOW.isocalendar().week:02d}"
+    run = vigia("inbox", "stats", "--week", week, "--json")
+    assert run.code == 0, run.err
+    (overall,) = [row for row in json.loads(run.out) if row["dimension"] == "all"]
+    assert (overall["items"], overall["answered"], overall["open"]) == (3, 1, 2)
+    assert overall["median_first_response_min"] == 50.0
+    table = vigia("inbox", "stats", "--week", week)
+    assert table.out.startswith(f"{week}: items opened that week")

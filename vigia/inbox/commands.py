@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Callable, Sequence
+from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -13,7 +14,9 @@ from sqlalchemy import Engine
 from timeutil import utc_now
 from vigia.access.roles import Actor, Permission
 from vigia.config import InboxConfig, load_settings
+from vigia.exports import iso_week, parse_week, week_bounds
 from vigia.inbox import actions, escalation
+from vigia.inbox.stats import Figures, week_figures
 from vigia.inbox.targets import soon
 from vigia.storage.inbox import (
     CLOSED_STATES,
@@ -131,6 +134,51 @@ def _note(args: argparse.Namespace, engine: Engine, actor: Actor, zone: ZoneInfo
     return 0
 
 
+def _minutes(span: timedelta | None) -> str:
+    return f"{span.total_seconds() / 60:.0f} min" if span is not None else "—"
+
+
+def _stats(args: argparse.Namespace, engine: Engine, actor: Actor, zone: ZoneInfo) -> int:
+    """One ISO week's response times: per brand, channel, topic and agent (or --json)."""
+    actor.require(Permission.READ)
+    now = utc_now()
+    week = args.week or iso_week(now, zone)
+    start, end = week_bounds(*parse_week(week), zone)
+    with engine.connect() as conn:
+        rows = week_figures(conn, _inbox_config(args), zone, start, end, now)
+    if args.json:
+        print(json.dumps([_figures_json(f) for f in rows], ensure_ascii=False, indent=1))
+        return 0
+    print(f"{week}: items opened that week, first response in working time")
+    print(f"{'dimension':<10} {'value':<22} {'items':>5} {'answ.':>5} {'open':>4} {'late':>4} "
+          f"{'median':>8} {'p90':>8} {'in target':>9}")  # fmt: skip
+    for f in rows:
+        share = f"{f.within_target:.0%}" if f.within_target is not None else "—"
+        print(
+            f"{f.dimension:<10} {(f.value or '—')[:22]:<22} {f.items:>5} {f.answered:>5} "
+            f"{f.open:>4} {f.overdue:>4} {_minutes(f.median_first_response):>8} "
+            f"{_minutes(f.p90_first_response):>8} {share:>9}"
+        )
+    return 0
+
+
+def _figures_json(f: Figures) -> dict[str, object]:
+    def minutes(span: timedelta | None) -> float | None:
+        return round(span.total_seconds() / 60, 1) if span is not None else None
+
+    return {
+        "dimension": f.dimension,
+        "value": f.value,
+        "items": f.items,
+        "answered": f.answered,
+        "open": f.open,
+        "overdue": f.overdue,
+        "median_first_response_min": minutes(f.median_first_response),
+        "p90_first_response_min": minutes(f.p90_first_response),
+        "within_target_share": f.within_target,
+    }
+
+
 def _test_rule(args: argparse.Namespace) -> int:
     """Which escalation rules a sample text would meet, and why (no database needed)."""
     from collectors.base import Mention
@@ -190,6 +238,14 @@ def add_inbox(
         parser = sub.add_parser(name, help=text, parents=[as_user])
         parser.add_argument("ids", type=int, nargs="+", metavar="ID")
         acts(parser, act)
+
+    stats = sub.add_parser(
+        "stats", help="response times of one ISO week, by brand, channel, topic and agent",
+        parents=[as_user],
+    )  # fmt: skip
+    stats.add_argument("--week", help="ISO week such as 2026-W49 (default: this week)")
+    stats.add_argument("--json", action="store_true", help="a JSON array of rows")
+    acts(stats, _stats)
 
     test_rule = sub.add_parser(
         "test-rule", help="which escalation rules a sample text meets, and why"
