@@ -40,6 +40,7 @@ PAGES = {
         ),
         st.Page("views/mentions.py", title="Menciones (Mentions)", icon=":material/forum:"),
         st.Page("views/replies.py", title="Respuestas (Replies)", icon=":material/quickreply:"),
+        st.Page("views/exclusions.py", title="Exclusiones (Exclusions)", icon=":material/block:"),
         st.Page("views/sources.py", title="Fuentes (Sources)", icon=":material/sensors:"),
         st.Page("views/audit.py", title="Auditoría (Audit)", icon=":material/history:"),
         st.Page("views/users.py", title="Usuarios (Users)", icon=":material/group:"),
@@ -48,6 +49,7 @@ PAGES = {
 # Who may open each page beyond the ones every role reads.
 PAGE_PERMISSIONS = {
     "replies": Permission.EDIT_REPLIES,
+    "exclusions": Permission.EDIT_REPLIES,
     "audit": Permission.READ_AUDIT,
     "users": Permission.MANAGE_USERS,
 }

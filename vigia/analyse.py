@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from analysis.brands import BrandMatcher, BrandTerms
@@ -29,6 +29,8 @@ class Analyser:
     """Everything analysis needs, compiled once from the settings."""
 
     def __init__(self, settings: Settings) -> None:
+        self._brand_configs = settings.brands
+        self._accepted: Mapping[str, Sequence[str]] = {}
         self.brands = BrandMatcher(
             [BrandTerms(b.name, b.terms, b.exclude) for b in settings.brands]
         )
@@ -41,6 +43,19 @@ class Analyser:
         self.source_brand = {s.name: s.brand for s in settings.sources}
         self.always_brand = {s.name: s.brand for s in settings.sources if s.match == "always"}
         self.source_language = {s.name: s.language for s in settings.sources}
+
+    def use_accepted_exclusions(self, accepted: Mapping[str, Sequence[str]]) -> None:
+        """Rule out, besides config.yaml's `exclude`, the phrases accepted on the dashboard
+        (by brand); the brand matcher is rebuilt only when they changed."""
+        if accepted == self._accepted:
+            return
+        self._accepted = {brand: list(phrases) for brand, phrases in accepted.items()}
+        self.brands = BrandMatcher(
+            [
+                BrandTerms(b.name, b.terms, [*b.exclude, *self._accepted.get(b.name, ())])
+                for b in self._brand_configs
+            ]
+        )
 
     def analyse_all(self, mentions: Sequence[Mention]) -> list[AnalysedMention]:
         """Brand, language, sentiment and topics of each mention, in order.

@@ -34,6 +34,7 @@ from vigia.inbox.intake import take_in
 from vigia.inbox.replies import seed
 from vigia.storage import connect, describe_db_error, is_missing_table
 from vigia.storage.claims import claim_source, release_source
+from vigia.storage.exclusions import accepted as accepted_exclusions
 from vigia.storage.mentions import active_thread_roots, save_batch
 from vigia.storage.migrate import repair
 from vigia.storage.sources import SourceHealth, load_health, record_failure, record_success
@@ -263,6 +264,7 @@ def _check_alerts(rt: Runtime, report: PollReport) -> None:
 def _store(rt: Runtime, source: str, batch: Sequence[Mention], report: PollReport) -> None:
     with rt.engine.begin() as conn:
         now = rt.clock()
+        rt.analyser.use_accepted_exclusions(accepted_exclusions(conn))
         result = save_batch(conn, source, batch, rt.analyser.analyse_all, now)
         # Same transaction: a mention is in the inbox exactly when it is stored.
         intake = take_in(conn, rt.settings.inbox, rt.zone, result.stored, now)

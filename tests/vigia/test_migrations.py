@@ -71,6 +71,7 @@ NEW_TABLES = {
     "audit_log",
     "dashboard_sessions",
     "inbox_items",
+    "brand_exclusions",
     "inbox_mentions",
     "inbox_notes",
     "prepared_replies",

@@ -311,3 +311,14 @@ prepared_replies = Table(
     Column("updated_at", DateTime, nullable=False),
     Column("updated_by", String(255), nullable=False),
 )
+
+brand_exclusions = Table(
+    "brand_exclusions",
+    metadata,
+    # Phrases a manager accepted from the inbox's suggestions: they rule a brand match out, like
+    # the brand's `exclude` in config.yaml (both apply).
+    Column("brand", String(100), primary_key=True),
+    Column("phrase", String(200), primary_key=True),
+    Column("added_by", String(255), nullable=False),
+    Column("added_at", DateTime, nullable=False),
+)
