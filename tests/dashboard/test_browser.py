@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -11,10 +10,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from tests.dashboard.browser import Chromium, find_chromium
+from tests.dashboard.browser import Chromium, chromium_or_skip, launched
 from tests.dashboard.seed import BRAND, USERS
-from vigia.dashboard_launcher import launch_dashboard, wait_until_listening
-from vigia.demo.runner import free_port
 from vigia.storage.users import failures_of
 
 
@@ -22,18 +19,8 @@ from vigia.storage.users import failures_of
 def server(seeded: tuple[Path, Engine]) -> Iterator[str]:
     """The dashboard served by `launch_dashboard` in its own process, as a base URL."""
     config, _ = seeded
-    port = free_port()
-    process = launch_dashboard(config, port=port, browser=False)
-    try:
-        assert wait_until_listening(port), "the dashboard did not start listening"
+    with launched(config) as port:
         yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def test_launcher_serves_the_dashboard(server: str) -> None:
@@ -49,15 +36,8 @@ def sign_in(browser: Chromium, server: str, user: str, password: str | None = No
     browser.click("Entrar")
 
 
-def chromium(tmp_path: Path) -> Chromium:
-    executable = find_chromium()
-    if executable is None:
-        pytest.skip("chromium is not installed (make test installs it with apt-get when root)")
-    return Chromium(executable, tmp_path / "profile", height=1400)
-
-
 def test_chromium_renders_every_page_after_sign_in(server: str, tmp_path: Path) -> None:
-    with chromium(tmp_path) as browser:
+    with chromium_or_skip(tmp_path) as browser:
         # A deep link as the process's very first page: the sign-in form, and nothing else.
         browser.open(f"{server}/alerts")
         text = browser.wait_for_text("Entrar (sign in)", "Usuario (user)")
@@ -100,7 +80,7 @@ def test_chromium_renders_every_page_after_sign_in(server: str, tmp_path: Path) 
 
 
 def test_a_viewer_sees_no_acknowledge_button(server: str, tmp_path: Path) -> None:
-    with chromium(tmp_path) as browser:
+    with chromium_or_skip(tmp_path) as browser:
         browser.open(f"{server}/alerts")
         sign_in(browser, server, "victor")
         text = browser.wait_for_text("Pico de menciones negativas", "victor")
@@ -124,7 +104,7 @@ def test_wrong_passwords_are_slowed_down_in_the_browser(
     server: str, seeded: tuple[Path, Engine], tmp_path: Path
 ) -> None:
     _, engine = seeded
-    with chromium(tmp_path) as browser:
+    with chromium_or_skip(tmp_path) as browser:
         browser.open(server)
         for attempt in range(3):
             sign_in(browser, server, "marta", f"wrong-password-{attempt}")
