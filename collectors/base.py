@@ -84,6 +84,8 @@ class Mention:
     published: datetime
     text: str
     author: str | None = None
+    # The author's follower count when the platform reports it with the item, as fetched.
+    author_followers: int | None = None
     language: str | None = None
     thread_id: str | None = None
     parent_id: str | None = None

@@ -217,6 +217,7 @@ def item_to_mention(source: str, raw: Any) -> Mention | None:
             html_to_text(status.get("spoiler_text")), html_to_text(status.get("content"))
         ),
         author=_author(status.get("account")),
+        author_followers=_followers(status.get("account")),
         language=language_code(status.get("language")),
         # A post that answers nothing starts its own thread; for a reply the root is unknown here
         # (the thread detector follows parent ids, and watched threads fill it from /context).
@@ -258,3 +259,9 @@ def _author(account: Any) -> str | None:
     # Local accounts come without a domain; add it so one person reads the same on every instance.
     host = urlsplit(str(account.get("url") or "")).netloc
     return acct if "@" in acct or not host else f"{acct}@{host}"
+
+
+def _followers(account: Any) -> int | None:
+    """The account's `followers_count` as this instance reports it (for a remote account, the
+    count it last fetched from the account's home instance, so it may lag)."""
+    return as_count(account.get("followers_count")) if isinstance(account, Mapping) else None

@@ -1,5 +1,5 @@
-"""The `vigia` command: run, collect, dashboard, export, alerts, inbox, forget, users, audit,
-db, check-config, demo."""
+"""The `vigia` command: run, collect, dashboard, export, report, alerts, inbox, forget, users,
+audit, db, check-config, demo."""
 
 from __future__ import annotations
 
@@ -142,9 +142,36 @@ def cmd_export(args: argparse.Namespace) -> int:
     week = args.week or previous_week(utc_now(), ZoneInfo(settings.timezone))
     folder = Path(args.out) if args.out else settings.resolve(settings.export.folder)
     engine = connect(settings.resolved_database_url)
-    for path in export_week(engine, folder, week, settings.timezone, settings.inbox):
+    written = export_week(
+        engine, folder, week, settings.timezone, settings.inbox,
+        language=settings.alerts.language, delimiter=settings.export.delimiter,
+    )  # fmt: skip
+    for path in written:
         print(path)
     return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from vigia.exports import previous_week
+    from vigia.report.weekly import ReportError, produce
+    from vigia.storage import connect
+
+    settings = _settings(args)
+    now = utc_now()
+    week = args.week or previous_week(now, ZoneInfo(settings.timezone))
+    folder = Path(args.out) if args.out else settings.resolve(settings.export.folder)
+    engine = connect(settings.resolved_database_url)
+    try:
+        produced = produce(engine, settings, week, folder, now, send=args.send)
+    except ReportError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
+    print(produced.path)
+    for recipient, result in produced.sent:
+        print(f"{recipient}: {result.outcome}" + (f" ({result.error})" if result.error else ""))
+    return 1 if produced.failed else 0
 
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
@@ -608,6 +635,12 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--week", help="ISO week such as 2026-W47 (default: last week)")
     export.add_argument("--out", help="folder (default: export.folder of the config)")
     export.set_defaults(func=cmd_export)
+
+    report = commands.add_parser("report", help="write the weekly manager report (HTML)")
+    report.add_argument("--week", help="ISO week such as 2026-W49 (default: last week)")
+    report.add_argument("--out", help="folder (default: export.folder of the config)")
+    report.add_argument("--send", action="store_true", help="e-mail it to alerts.managers")
+    report.set_defaults(func=cmd_report)
 
     _add_alerts(commands, as_user)
 

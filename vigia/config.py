@@ -111,12 +111,17 @@ class _Strict(BaseModel):
 
 
 class BrandConfig(_Strict):
-    """A brand to watch: its name, the words that mention it, and phrases that rule a match out."""
+    """A brand to watch: its name, the words that mention it, and phrases that rule a match out.
+
+    `competitor: true` marks another company's brand: watched like the others, and compared
+    with ours in the weekly report's share of voice.
+    """
 
     name: str = Field(min_length=1)
     keywords: list[str] = Field(min_length=1)
     aliases: list[str] = []
     exclude: list[str] = []
+    competitor: bool = False
 
     @property
     def terms(self) -> list[str]:
@@ -338,12 +343,14 @@ class SmtpConfig(_Strict):
 
 
 class ExportConfig(_Strict):
-    """Where and when the weekly CSV is written (an APScheduler cron schedule)."""
+    """Where and when the weekly export is written (an APScheduler cron schedule), and the CSV's
+    delimiter: None follows the language rule in `vigia.exports.csv_delimiter`."""
 
     folder: Path = Path("exports")
     day_of_week: str = Field("mon", pattern=r"^(mon|tue|wed|thu|fri|sat|sun)$")
     hour: int = Field(7, ge=0, le=23)
     minute: int = Field(0, ge=0, le=59)
+    delimiter: Literal[",", ";", "\t", "|"] | None = None
 
 
 class HttpConfig(_Strict):
@@ -499,12 +506,16 @@ class EscalationRule(_Strict):
     topics: list[str] = []
     max_compound: float | None = Field(None, ge=-1, le=1)
     min_engagement: int | None = Field(None, ge=0)
+    # The author's followers, where the platform gives them (not met where it does not).
+    min_followers: int | None = Field(None, ge=0)
 
     @model_validator(mode="after")
     def _some_condition(self) -> EscalationRule:
         if not (self.terms or self.topics or self.max_compound is not None
-                or self.min_engagement is not None):  # fmt: skip
-            raise ValueError("give at least one of terms, topics, max_compound, min_engagement")
+                or self.min_engagement is not None or self.min_followers is not None):  # fmt: skip
+            raise ValueError(
+                "give at least one of terms, topics, max_compound, min_engagement, min_followers"
+            )
         return self
 
 
@@ -688,6 +699,11 @@ class Settings(_Strict):
         if self.alerts.dashboard_url is None:
             return []
         return ["alerts.dashboard_url is deprecated; write it as dashboard.public_url"]
+
+    @property
+    def competitors(self) -> frozenset[str]:
+        """The brands marked `competitor: true`."""
+        return frozenset(b.name for b in self.brands if b.competitor)
 
     def resolve(self, path: Path) -> Path:
         """`path` relative to the folder holding config.yaml."""

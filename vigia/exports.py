@@ -1,10 +1,18 @@
-"""Weekly CSV exports: every brand mention of one ISO week, a summary by brand and topic, and
-the inbox's response times.
+"""Weekly exports: every brand mention of one ISO week, a summary by brand and topic, and the
+inbox's response times, as CSV files and as one XLSX workbook holding the same tables.
 
-Files are UTF-8 with a byte-order mark so Excel shows accents right, and are written to a
-temporary name first, so a full disk leaves no half-written export behind. Text cells of outside
-origin (brand, source, language, topics, author, url, text) go through `collectors.text.csv_cell`: a cell
-that a spreadsheet would run as a formula gets a leading `'`; numbers stay numbers.
+CSV files are UTF-8 with a byte-order mark so Excel shows accents right, delimited as
+`csv_delimiter` says; with ";" decimals take a comma, as in the spreadsheets that expect ";".
+Text cells of outside origin go through `collectors.text.csv_cell`: a cell that a spreadsheet
+would run as a formula gets a leading `'`; numbers stay numbers. The workbook
+``vigia-YYYY-Www.xlsx`` (see `vigia.xlsx`) has the sheets mentions, summary and, with the inbox
+settings, response_times: typed cells (local times as datetimes, numbers as numbers), a frozen
+header, an autofilter and clickable http(s) links.
+
+Every file is written to a temporary name first, so a full disk leaves no half-written export
+behind. It is created with mode 0640 as narrowed by the process umask (the kernel applies it at
+creation, so there is no chmod window and no process-wide umask call): the group may read it,
+others never (it holds authors and texts), and a stricter umask such as 077 wins.
 
 Columns of ``vigia-YYYY-Www.csv`` (one row per mention, oldest first):
 
@@ -12,12 +20,13 @@ Columns of ``vigia-YYYY-Www.csv`` (one row per mention, oldest first):
     brand source language
     sentiment     negative | neutral | positive (empty for languages we do not score)
     compound      -1..1, VADER-compatible score
-    topics        complaint topics separated by "|"
+    topics        complaint topic names in the export's language, separated by "|"
+    topic_keys    the same topics' stable keys, separated by "|"
     author url text
     replies reposts likes quotes score views rating   as the platform last reported them
 
-Columns of ``vigia-YYYY-Www-summary.csv``: brand, topic ("*" = all mentions), mentions,
-negative, neutral, positive, negative_share, average_compound.
+Columns of ``vigia-YYYY-Www-summary.csv``: brand, topic (its name), topic_key ("*" = all
+mentions), mentions, negative, neutral, positive, negative_share, average_compound.
 
 Columns of ``vigia-YYYY-Www-response-times.csv`` (the inbox items opened that week, see
 `vigia.inbox.stats`; written when the inbox settings are given): dimension (all, brand, channel,
@@ -31,34 +40,49 @@ from __future__ import annotations
 import csv
 import os
 import re
-import tempfile
+import secrets
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, select
 
 from collectors.text import csv_cell
 from timeutil import naive_utc, utc, utc_now
 from vigia.config import InboxConfig
 from vigia.inbox.stats import week_figures
 from vigia.storage.schema import mentions
+from vigia.topic_names import topic_name
+from vigia.xlsx import DATETIME, INTEGER, SHARE, Book, Column, Sheet
 
-MENTION_COLUMNS = [
-    "published_at", "brand", "source", "language", "sentiment", "compound", "topics",
-    "author", "url", "text", "replies", "reposts", "likes", "quotes", "score", "views", "rating",
-]  # fmt: skip
-SUMMARY_COLUMNS = [
-    "brand", "topic", "mentions", "negative", "neutral", "positive", "negative_share", "average_compound",
-]  # fmt: skip
-RESPONSE_COLUMNS = [
-    "dimension", "value", "items", "answered", "median_first_response_min",
-    "p90_first_response_min", "within_target_share",
-]  # fmt: skip
+MENTION_SHEET = (
+    Column("published_at", 17, DATETIME), Column("brand", 16), Column("source", 12),
+    Column("language", 9), Column("sentiment", 10), Column("compound", 10, "0.000"),
+    Column("topics", 30), Column("topic_keys", 30), Column("author", 20),
+    Column("url", 40, link=True), Column("text", 80),
+    *(Column(name, 9, INTEGER)
+      for name in ("replies", "reposts", "likes", "quotes", "score", "views", "rating")),
+)  # fmt: skip
+SUMMARY_SHEET = (
+    Column("brand", 16), Column("topic", 30), Column("topic_key", 20), Column("mentions", 10, INTEGER),
+    Column("negative", 10, INTEGER), Column("neutral", 10, INTEGER), Column("positive", 10, INTEGER),
+    Column("negative_share", 15, SHARE), Column("average_compound", 17, "0.000"),
+)  # fmt: skip
+RESPONSE_SHEET = (
+    Column("dimension", 11), Column("value", 24), Column("items", 8, INTEGER),
+    Column("answered", 10, INTEGER), Column("median_first_response_min", 27, "0.0"),
+    Column("p90_first_response_min", 24, "0.0"), Column("within_target_share", 20, SHARE),
+)  # fmt: skip
+MENTION_COLUMNS = [c.name for c in MENTION_SHEET]
+SUMMARY_COLUMNS = [c.name for c in SUMMARY_SHEET]
+RESPONSE_COLUMNS = [c.name for c in RESPONSE_SHEET]
+FILE_MODE = 0o640  # before the umask: see the module docstring
+RowWriter = Callable[[Sequence[Any]], object]  # writes one row of typed values to a CSV file
 _WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
 
 
@@ -98,6 +122,13 @@ def week_bounds(year: int, week: int, zone: ZoneInfo) -> tuple[datetime, datetim
     return naive_utc(start), naive_utc(end)
 
 
+def csv_delimiter(language: str, configured: str | None = None) -> str:
+    """`configured` (`export.delimiter`) when set, else the language rule: ";" for Spanish, the
+    list separator of Spanish-locale Excel, "," otherwise. The language is `alerts.language`
+    until there is a `ui.language`."""
+    return configured or (";" if language == "es" else ",")
+
+
 def export_week(
     engine: Engine,
     folder: Path,
@@ -105,13 +136,64 @@ def export_week(
     timezone: str,
     inbox: InboxConfig | None = None,
     now: datetime | None = None,
+    *,
+    language: str = "es",
+    delimiter: str | None = None,
 ) -> tuple[Path, ...]:
-    """Write the mentions file and the summary file of `week`, and with `inbox` (its targets
-    and hours) the response-times file, judged at `now`; return their paths."""
+    """Write the mentions and summary files of `week`, with `inbox` (its targets and hours) the
+    response-times file judged at `now`, then the workbook of the same tables; topic names are
+    in `language`, the delimiter as `csv_delimiter` says. Return the paths, the workbook last."""
     year, number = parse_week(week)
     zone = ZoneInfo(timezone)
     start, end = week_bounds(year, number, zone)
     name = f"vigia-{year}-W{number:02d}"
+    delimiter = csv_delimiter(language, delimiter)
+    book = Book()
+    published = replace(MENTION_SHEET[0], name=f"published_at ({timezone})")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        written = [folder / f"{name}.csv", folder / f"{name}-summary.csv"]
+        with _atomic_csv(written[0], delimiter) as write, engine.connect() as conn:
+            sheet = book.sheet("mentions", (published, *MENTION_SHEET[1:]))
+            totals = _write_mentions(conn, start, end, zone, language, write, sheet)
+        summary = [
+            (brand, topic_name(topic, language), topic, n, neg, neu, pos, round(neg / n, 3),
+             round(compound_sum / scored, 3) if scored else None)
+            for (brand, topic), (n, neg, neu, pos, compound_sum, scored) in sorted(totals.items())
+        ]  # fmt: skip
+        _write_table(written[1], delimiter, book.sheet("summary", SUMMARY_SHEET), summary)
+        if inbox is not None:
+            with engine.connect() as conn:
+                figures = week_figures(conn, inbox, zone, start, end, now or utc_now())
+            rows = [
+                (f.dimension, f.value, f.items, f.answered, _minutes(f.median_first_response),
+                 _minutes(f.p90_first_response),
+                 round(f.within_target, 3) if f.within_target is not None else None)
+                for f in figures
+            ]  # fmt: skip
+            written.append(folder / f"{name}-response-times.csv")
+            _write_table(written[-1], delimiter, book.sheet("response_times", RESPONSE_SHEET), rows)
+        written.append(folder / f"{name}.xlsx")
+        with _atomic(written[-1], binary=True) as file:
+            book.save(file)
+    except OSError as exc:
+        raise ExportError(
+            f"cannot write the export for {week} in {folder}: {exc.strerror or exc}"
+        ) from exc
+    return tuple(written)
+
+
+def _write_mentions(
+    conn: Connection,
+    start: datetime,
+    end: datetime,
+    zone: ZoneInfo,
+    language: str,
+    write: RowWriter,
+    sheet: Sheet,
+) -> dict[tuple[str, str], list[float]]:
+    """Write the week's mentions to the CSV (`write` one row) and the sheet; return the counts
+    per (brand, topic key) for the summary."""
     m = mentions.c
     query = (
         select(
@@ -137,50 +219,35 @@ def export_week(
         .order_by(m.published_at, m.id)
     )
     totals: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0, 0, 0, 0, 0.0, 0])
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with _atomic_csv(folder / f"{name}.csv") as writer, engine.connect() as conn:
-            writer.writerow(MENTION_COLUMNS)
-            for row in conn.execute(query).yield_per(2000):
-                published = utc(row[0]).astimezone(zone).isoformat()
-                topics = (row.topics or "").split()
-                brand, source, language, sentiment, compound = row[1:6]
-                writer.writerow([
-                    published, csv_cell(brand), csv_cell(source), csv_cell(language),
-                    sentiment, compound, csv_cell("|".join(topics)), csv_cell(row.author),
-                    csv_cell(row.url), csv_cell(row.text), *row[10:],
-                ])  # fmt: skip
-                for topic in ("*", *topics):
-                    _count(totals[(row.brand, topic)], row.sentiment, row.compound)
-        with _atomic_csv(folder / f"{name}-summary.csv") as writer:
-            writer.writerow(SUMMARY_COLUMNS)
-            for (brand, topic), (n, neg, neu, pos, compound_sum, scored) in sorted(totals.items()):
-                writer.writerow([
-                    csv_cell(brand), csv_cell(topic), n, neg, neu, pos,
-                    f"{neg / n:.3f}", f"{compound_sum / scored:.3f}" if scored else "",
-                ])  # fmt: skip
-        written = (folder / f"{name}.csv", folder / f"{name}-summary.csv")
-        if inbox is None:
-            return written
-        with engine.connect() as conn:
-            rows = week_figures(conn, inbox, zone, start, end, now or utc_now())
-        with _atomic_csv(folder / f"{name}-response-times.csv") as writer:
-            writer.writerow(RESPONSE_COLUMNS)
-            for f in rows:
-                writer.writerow([
-                    f.dimension, csv_cell(f.value or ""), f.items, f.answered,
-                    _minutes(f.median_first_response), _minutes(f.p90_first_response),
-                    f"{f.within_target:.3f}" if f.within_target is not None else "",
-                ])  # fmt: skip
-    except OSError as exc:
-        raise ExportError(
-            f"cannot write the export for {week} in {folder}: {exc.strerror or exc}"
-        ) from exc
-    return (*written, folder / f"{name}-response-times.csv")
+    write(MENTION_COLUMNS)
+    for row in conn.execute(query).yield_per(2000):
+        topics = (row.topics or "").split()
+        values = (
+            utc(row.published_at).astimezone(zone), row.brand, row.source, row.language,
+            row.sentiment, round(row.compound, 4) if row.compound is not None else None,
+            "|".join(topic_name(t, language) for t in topics), "|".join(topics),
+            row.author, row.url, row.text, *row[10:],
+        )  # fmt: skip
+        write(values)
+        sheet.append(values)
+        for topic in ("*", *topics):
+            _count(totals[(row.brand, topic)], row.sentiment, row.compound)
+    return totals
 
 
-def _minutes(value: timedelta | None) -> str:
-    return f"{value / timedelta(minutes=1):.1f}" if value is not None else ""
+def _write_table(
+    target: Path, delimiter: str, sheet: Sheet, rows: Sequence[tuple[Any, ...]]
+) -> None:
+    """Write `rows` to a CSV file under the sheet's header, and to the sheet."""
+    with _atomic_csv(target, delimiter) as write:
+        write([c.name for c in sheet.columns])
+        for row in rows:
+            write(row)
+            sheet.append(row)
+
+
+def _minutes(value: timedelta | None) -> float | None:
+    return round(value / timedelta(minutes=1), 1) if value is not None else None
 
 
 def _count(cell: list[float], sentiment: str | None, compound: float | None) -> None:
@@ -193,13 +260,38 @@ def _count(cell: list[float], sentiment: str | None, compound: float | None) -> 
         cell[5] += 1
 
 
+def _csv_value(value: Any, decimal: str) -> Any:
+    """A typed value as a CSV cell: local times in ISO 8601, decimals with `decimal`, text
+    guarded by `csv_cell`; integers and None (an empty cell) as they are."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, float):
+        return str(value).replace(".", decimal)
+    return csv_cell(value)
+
+
 @contextmanager
-def _atomic_csv(target: Path) -> Iterator[Any]:
-    """A csv.writer onto a temporary file that replaces `target` only once fully written."""
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+def _atomic_csv(target: Path, delimiter: str) -> Iterator[RowWriter]:
+    """A function writing one row of typed values to the CSV file `target` (see `_atomic`);
+    with ";" as the delimiter the decimal mark is ","."""
+    decimal = "," if delimiter == ";" else "."
+    with _atomic(target) as file:
+        writer = csv.writer(file, delimiter=delimiter)
+        yield lambda row: writer.writerow([_csv_value(v, decimal) for v in row])
+
+
+@contextmanager
+def _atomic(target: Path, binary: bool = False) -> Iterator[IO[Any]]:
+    """A new file (UTF-8 with BOM text, or binary) that replaces `target` only once fully
+    written; created with FILE_MODE, which the kernel narrows by the umask."""
+    tmp = target.with_name(f".{target.name}.{secrets.token_hex(6)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8-sig", newline="") as file:
-            yield csv.writer(file)
+        file = (
+            os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", encoding="utf-8-sig", newline="")
+        )
+        with file:
+            yield file
         os.replace(tmp, target)
     finally:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)

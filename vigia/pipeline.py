@@ -267,7 +267,9 @@ def _store(rt: Runtime, source: str, batch: Sequence[Mention], report: PollRepor
         rt.analyser.use_accepted_exclusions(accepted_exclusions(conn))
         result = save_batch(conn, source, batch, rt.analyser.analyse_all, now)
         # Same transaction: a mention is in the inbox exactly when it is stored.
-        intake = take_in(conn, rt.settings.inbox, rt.zone, result.stored, now)
+        intake = take_in(
+            conn, rt.settings.inbox, rt.zone, result.stored, now, rt.settings.competitors
+        )
         # The managers' e-mail is planned with the escalation it announces (both or neither);
         # _check_alerts then sends it.
         raise_alerts(conn, rt.settings, intake.escalated, now)

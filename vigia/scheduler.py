@@ -1,10 +1,10 @@
-"""APScheduler jobs that call the pipeline: source polls, the weekly export, the alert digest,
-the retention purge.
+"""APScheduler jobs that call the pipeline: source polls, the weekly export and manager report,
+the alert digest, the retention purge.
 
 Every worker schedules every job; the database decides who runs what. Each source is ticked
-often and polled by whichever worker claims it once it is due; the weekly export, the digest
-and the retention purge run once per period, by the worker that claims the period; one job
-renews this worker's claims while it lives (`vigia.storage.claims`).
+often and polled by whichever worker claims it once it is due; the weekly export, the report,
+the digest and the retention purge run once per period, by the worker that claims the period;
+one job renews this worker's claims while it lives (`vigia.storage.claims`).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from vigia.alerts.digest import send_digest
 from vigia.config import SourceConfig
 from vigia.exports import ExportError, export_week, previous_week
 from vigia.pipeline import Runtime, poll_source
+from vigia.report.weekly import ReportError, produce
 from vigia.storage import describe_db_error
 from vigia.storage.claims import claim_period, finish_period, renew_claims
 from vigia.storage.retention import purge
@@ -156,14 +157,34 @@ def _weekly_export(rt: Runtime) -> None:
         try:
             folder = settings.resolve(settings.export.folder)
             paths = export_week(
-                rt.engine, folder, week, settings.timezone, settings.inbox, rt.clock()
-            )
+                rt.engine, folder, week, settings.timezone, settings.inbox, rt.clock(),
+                language=settings.alerts.language, delimiter=settings.export.delimiter,
+            )  # fmt: skip
         except ExportError as exc:
             log.error("%s", exc)
         else:
             log.info("weekly export written: %s", ", ".join(map(str, paths)))
 
     run_once_per_period(rt, "export:weekly", week, export)
+    _weekly_report(rt, week)
+
+
+def _weekly_report(rt: Runtime, week: str) -> None:
+    """The managers' report of `week`, right after its export; e-mailed to them when
+    `alerts.managers` and an smtp: section are set."""
+    settings = rt.settings
+    send = bool(settings.alerts.managers) and settings.smtp is not None
+
+    def report() -> None:
+        try:
+            folder = settings.resolve(settings.export.folder)
+            produced = produce(rt.engine, settings, week, folder, rt.clock(), send)
+        except ReportError as exc:
+            log.error("%s", exc)
+        else:
+            (log.error if produced.failed else log.info)("%s", produced.summary())
+
+    run_once_per_period(rt, "report:weekly", week, report)
 
 
 def _daily_digest(rt: Runtime) -> None:

@@ -49,6 +49,8 @@ def test_a_tag_timeline_status_maps_to_a_root_mention(shared_feeds: Path) -> Non
     assert mention.language == "ja"
     # A local account gets its instance's domain, so it reads the same from every instance.
     assert mention.author == "mastodonpy_test_2@localhost:3000"
+    # A fresh test account: no followers, which is a count (0), not an unknown (None).
+    assert mention.author_followers == 0
     assert (mention.thread_id, mention.parent_id) == (NEWEST_ON_PAGE1, None)
     assert (mention.engagement.replies, mention.engagement.reposts) == (0, 0)
     assert (mention.engagement.likes, mention.engagement.quotes) == (0, 0)
@@ -74,11 +76,20 @@ def test_a_boost_is_the_boosted_post_and_the_content_warning_is_part_of_the_text
     # Edited copies of real statuses: the first one with a content warning, boosted by the second.
     original, booster = load(shared_feeds, PAGE1)[:2]
     original = {**original, "spoiler_text": "Vellora: queja"}
-    boost = {**booster, "id": "117020581499999999", "content": "", "reblog": original}
+    # The booster has a following of its own; the reach counted is the original author's.
+    account = {**booster["account"], "followers_count": 5400}
+    boost = {
+        **booster,
+        "id": "117020581499999999",
+        "content": "",
+        "reblog": original,
+        "account": account,
+    }
     mention = item_to_mention("masto-tag", boost)
     assert mention is not None
     assert mention.source_id == original["id"]
     assert mention.text == f"Vellora: queja\nToot number 29! #{TAG}"
+    assert mention.author_followers == original["account"]["followers_count"] == 0
     assert mention.raw == boost
 
 
@@ -222,6 +233,8 @@ def test_status_search_sends_the_query_and_stops_on_a_short_page(
     mentions = list(MastodonCollector("masto-search", opts, client).fetch(state))
 
     assert [m.source_id for m in mentions] == ["116388149027005349", "116388107849695302"]
+    # Remote authors: mastodon.social's copy of each account's `followers_count`.
+    assert [m.author_followers for m in mentions] == [455, 893]
     (hit,) = replay.hits("/api/v2/search")
     assert hit.query == {
         "q": "halcy",
@@ -255,6 +268,7 @@ def test_a_watched_thread_files_ancestors_and_replies_under_the_root(
         ("110446984249325790", watched),
     ]
     assert {m.thread_id for m in mentions} == {"110446983178245440"}
+    assert {m.author_followers for m in mentions} == {126}  # all three are halcy's
     assert state.cursor is None  # a watched thread is re-read every poll; it moves no cursor
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import pkgutil
+import re
 from pathlib import Path
 from typing import Any
 
@@ -39,11 +40,17 @@ def defined_collectors() -> list[type[Collector]]:
 
 
 def config_examples() -> list[dict[str, Any]]:
-    """The sources of config.yaml: live entries and the commented `# - name:` examples."""
+    """The sources of config.yaml: live entries and the commented `# - name:` examples of its
+    `sources:` section (other sections have commented examples of their own)."""
     text = (ROOT / "config.yaml").read_text(encoding="utf-8")
     entries = list(yaml.safe_load(text).get("sources") or [])
+    lines = text.splitlines()
+    start = lines.index("sources:")
+    end = next(
+        (n for n in range(start + 1, len(lines)) if re.match(r"^[a-z_]+:", lines[n])), len(lines)
+    )
     block: list[str] = []
-    for line in [*text.splitlines(), ""]:
+    for line in [*lines[start:end], ""]:
         if line.startswith("  # - name:") or (block and line.startswith("  #   ")):
             if line.startswith("  # - name:") and block:
                 entries.extend(yaml.safe_load("\n".join(block)))

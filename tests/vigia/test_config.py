@@ -50,7 +50,7 @@ def test_unknown_key_names_the_key_and_the_expected_ones(tmp_path: Path) -> None
         tmp_path, BASE.replace("keywords: [vellora]", "keywords: [vellora]\n    colour: red")
     )
     assert message == (
-        "config.yaml: brands[0] (Vellora).colour: unknown key; expected one of: name, keywords, aliases, exclude"
+        "config.yaml: brands[0] (Vellora).colour: unknown key; expected one of: name, keywords, aliases, exclude, competitor"
     )
 
 

@@ -231,6 +231,9 @@ def test_demo_pipeline_stores_mentions_and_raises_each_alert_once_by_email(
     escalated = {i.id: i for i in items if i.state == "escalated"}
     threat = next(i for i in escalated.values() if "denuncia en la OCU" in (i.text or ""))
     assert threat.escalation_rule == "legal"
+    # Mastodon gives its authors' followers: the threat's 180, and many another item's reach.
+    assert "180 seguidores" in threat.reasons
+    assert sum(any(r.endswith(" seguidores") for r in i.reasons) for i in items) >= 10
     assert sorted(subject for _, subject in escalation_alerts) == sorted(
         f"inbox item {n}" for n in escalated
     )

@@ -1,11 +1,13 @@
 """`vigia inbox` as an operator or a script runs it: list (text and JSON, highest priority
-first), assign, close, escalate, reopen and note, as a named account checked and audited."""
+first), assign, close, escalate, reopen and note, as a named account checked and audited; stats;
+and test-rule on a sample text."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 
 from sqlalchemy import Engine
 
@@ -105,3 +107,15 @@ def test_stats_give_the_weeks_response_times(engine: Engine, vigia: Callable[...
     assert overall["median_first_response_min"] == 50.0
     table = vigia("inbox", "stats", "--week", week)
     assert table.out.startswith(f"{week}: items opened that week")
+
+
+def test_test_rule_takes_the_authors_followers(config: Path, vigia: Callable[..., Run]) -> None:
+    rule = "{name: loud-voice, max_compound: -0.5, min_followers: 10000}"
+    config.write_text(config.read_text() + f"inbox: {{escalation: [{rule}]}}\n", encoding="utf-8")
+    text = "Vellora es un desastre, pésimo servicio"
+    heard = vigia("inbox", "test-rule", text, "--followers", "23000")
+    assert heard.code == 0, heard.err
+    assert "loud-voice: escalates" in heard.out and "✓ 23000 followers ≥ 10000" in heard.out
+    assert "23.0 k seguidores · regla loud-voice" in heard.out
+    # Without --followers the count is unknown, as on a platform that gives none.
+    assert "✗ followers unknown (needs 10000)" in vigia("inbox", "test-rule", text).out

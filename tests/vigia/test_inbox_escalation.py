@@ -232,3 +232,25 @@ def test_explain_with_interactions_and_a_text_no_rule_meets() -> None:
     assert explain([], "Hola", "es", 0.0).splitlines()[1] == (
         "No escalation rules are configured (inbox.escalation in config.yaml)."
     )
+
+
+def test_explain_with_the_authors_followers_known_or_not() -> None:
+    loud = [EscalationRule(name="loud-voice", max_compound=-0.5, min_followers=10_000)]
+    text = "Vellora me ha vuelto a fallar"
+    # Negative (40 × 0.55 = 22), 23 000 followers (15 × log10(23001)/log10(100001) ≈ 13.1) and
+    # the rule (25): 60.1.
+    heard = explain(loud, text, "es", -0.55, followers=23_000)
+    assert heard.splitlines()[1:] == [
+        "loud-voice: escalates — ✓ compound -0.55 ≤ -0.50; ✓ 23000 followers ≥ 10000",
+        "Result: escalated by rule loud-voice (priority 60.1: negativa · 23.0 k seguidores · "
+        "regla loud-voice).",
+    ]
+    few = explain(loud, text, "es", -0.55, followers=800)
+    assert few.splitlines()[1] == (
+        "loud-voice: no — ✓ compound -0.55 ≤ -0.50; ✗ 800 followers < 10000"
+    )
+    # Without --followers the count is unknown, as on a platform that gives none: not met.
+    unknown = explain(loud, text, "es", -0.55)
+    assert unknown.splitlines()[1] == (
+        "loud-voice: no — ✓ compound -0.55 ≤ -0.50; ✗ followers unknown (needs 10000)"
+    )

@@ -27,7 +27,10 @@ from vigia.storage.mentions import save_batch
 NOW = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
 ZONE = ZoneInfo("Europe/Madrid")
 CONFIG = InboxConfig(
-    escalation=[EscalationRule(name="legal", terms=["denuncia", "abogado", "lawyer"])]
+    escalation=[
+        EscalationRule(name="legal", terms=["denuncia", "abogado", "lawyer"]),
+        EscalationRule(name="loud-voice", max_compound=-0.5, min_followers=10_000),
+    ]
 )
 ADMIN = Actor("setup", Role.ADMIN, "cli")
 
@@ -43,6 +46,7 @@ def analysed(
     thread: str | None = None,
     minutes_ago: int = 30,
     likes: int | None = None,
+    followers: int | None = None,
     topics: tuple[str, ...] = ("delivery",),
     brand: str | None = "Vellora",
 ) -> AnalysedMention:
@@ -55,6 +59,7 @@ def analysed(
             published=NOW - timedelta(minutes=minutes_ago),
             text=text,
             author=author,
+            author_followers=followers,
             thread_id=thread,
             engagement=Engagement(likes=likes),
         ),
@@ -183,6 +188,64 @@ def test_priority_adds_negativity_engagement_escalation_topic_and_question() -> 
     assert (ask.score, ask.reasons) == (5.0, ("pregunta",))
 
 
+def test_priority_counts_the_authors_followers_where_the_platform_gives_them() -> None:
+    text = "Vellora sigue sin devolverme el dinero del pedido"
+    # Negative (40 × 0.5 = 20), 2 300 followers (15 × log10(2301)/log10(100001) ≈ 10.1), 40
+    # interactions (20 × log10(41)/log10(1001) ≈ 10.8) and a complaint topic (10): 50.8. Reach
+    # comes right after negativity among the reasons.
+    heard = rules.priority(analysed("1", text, compound=-0.5, likes=40, followers=2300), None)
+    assert heard.score == 50.8
+    assert heard.reasons == ("negativa", "2.3 k seguidores", "40 interacciones")
+    # One follower is barely any reach (15 × log10(2)/log10(100001) ≈ 0.9), in the singular.
+    one = rules.priority(analysed("2", text, compound=-0.5, followers=1), None)
+    assert (one.score, one.reasons) == (30.9, ("negativa", "1 seguidor"))
+    # No count from the platform, or none to count: no reach points, and no "0 seguidores".
+    for nobody in (None, 0):
+        plain = rules.priority(analysed("3", text, compound=-0.5, followers=nobody), None)
+        assert (plain.score, plain.reasons) == (30.0, ("negativa",))
+    # Every point at once (40 + 15 + 20 + 25 + 10 + 5 = 115) is still capped at 100; 1.4 million
+    # followers count no more than the 100 000 that give every reach point.
+    loudest = analysed("4", "¿Denuncia a Vellora?", compound=-1.0, likes=5000, followers=1_400_000)
+    top = rules.priority(loudest, ("legal", "denuncia"))
+    assert top.score == 100.0
+    assert top.reasons == (
+        "muy negativa", "1.4 M seguidores", "5.0 k interacciones", "menciona 'denuncia'", "pregunta"
+    )  # fmt: skip
+
+
+def test_an_escalation_rule_on_followers_needs_a_known_count_that_high(engine: Engine) -> None:
+    # CONFIG's loud-voice rule: compound at most -0.5 from an author with 10 000 followers or more.
+    report = store(
+        engine,
+        [
+            analysed("1", "Vellora me ha dejado tirado otra vez con la entrega", followers=23_000),
+            # Below the threshold, or from a platform that gives no count: not met.
+            analysed("2", "Vellora perdió mi paquete y nadie me dice nada", followers=9_999),
+            analysed("3", "Vellora no contesta en el chat desde el lunes", followers=None),
+            # Every condition given must hold: a wide audience alone does not escalate a mild
+            # complaint.
+            analysed(
+                "4", "Vellora tarda un poco más de lo que dice la web", -0.3, followers=50_000
+            ),
+        ],
+    )
+    items = {item.text[:14]: item for item in queue(engine)}
+    assert {text: item.escalation_rule for text, item in items.items()} == {
+        "Vellora me ha ": "loud-voice",
+        "Vellora perdió": None,
+        "Vellora no con": None,
+        "Vellora tarda ": None,
+    }
+    assert report.escalated == [items["Vellora me ha "].id]
+    # The stored item shows the reach among its reasons, and the rule that escalated it.
+    assert items["Vellora me ha "].reasons == (
+        "muy negativa",
+        "23.0 k seguidores",
+        "regla loud-voice",
+    )
+    assert items["Vellora tarda "].reasons == ("negativa", "50.0 k seguidores")
+
+
 def test_an_escalation_rule_opens_the_item_escalated_and_urgent(engine: Engine) -> None:
     report = store(engine, [analysed("1", "Mi abogado hablará con Vellora", compound=-0.4)])
     (item,) = queue(engine)
@@ -249,3 +312,10 @@ def test_a_follow_up_that_meets_a_rule_escalates_the_open_item(engine: Engine) -
         True,
     )
     assert escalated.due_at <= NOW + timedelta(minutes=30)
+
+
+def test_a_competitors_complaints_are_watched_not_answered(engine: Engine) -> None:
+    complaint = analysed("1", "Rivalia nunca me devolvió el dinero", brand="Rivalia")
+    with engine.begin() as conn:
+        report = take_in(conn, CONFIG, ZONE, [(1, complaint)], NOW, competitors={"Rivalia"})
+    assert report.opened == 0 and queue(engine) == []

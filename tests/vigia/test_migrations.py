@@ -58,10 +58,11 @@ RELEASE_0_1_0_ROWS = {
     "alerts": 2,
     "alert_deliveries": 4,
 }
-# What revision 0002 added to the 0.1.0 schema.
+# The columns later revisions added to the 0.1.0 tables (0002, 0007).
 NEW_COLUMNS = {
     "source_state": {"claimed_by", "claimed_until"},
     "alert_deliveries": {"uncertain_at"},
+    "mentions": {"author_followers"},
 }
 NEW_TABLES = {
     "period_runs",

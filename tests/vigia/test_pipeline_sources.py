@@ -242,3 +242,7 @@ def test_scheduler_polls_every_web_source_incrementally(
     assert _value(rt, "app", "6504352127", "score") == 2
     assert [rating for (rating,) in ratings] == [5, 5, 5, 5]
     assert _value(rt, "reddit-thread", "t1_d81vwef", "thread_id") == "t3_54hhwl"
+    # The author's followers are stored where the platform gives them (a fresh test account's
+    # 0 on Mastodon), and left empty where it does not (Bluesky's search gives no count).
+    assert _value(rt, "masto", TOOT, "author_followers") == 0
+    assert _value(rt, "bsky", SKEET, "author_followers") is None

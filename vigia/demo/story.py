@@ -59,6 +59,7 @@ class DemoItem:
     likes: int = 0
     reposts: int = 0
     viral: bool = False
+    followers: int | None = None  # the author's, when the story sets it (else payloads.followers)
 
 
 @dataclass
@@ -318,6 +319,7 @@ def _incident(
             THREAD_ROOT,
             title=thread["title"],
             author=thread["author"],
+            followers=thread.get("followers"),
             viral=True,
         )
     )
@@ -351,6 +353,7 @@ def _incident(
             writer,
             LEGAL_THREAT,
             author=legal["author"],
+            followers=legal.get("followers"),
             likes=12,
             reposts=3,
         )

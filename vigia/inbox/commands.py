@@ -196,6 +196,7 @@ def _test_rule(args: argparse.Namespace) -> int:
             compound,
             topics=analysed.topics,
             engagement=args.engagement,
+            followers=args.followers,
         )
     )
     return 0
@@ -252,7 +253,13 @@ def add_inbox(
     )
     test_rule.add_argument("text")
     test_rule.add_argument(
-        "--engagement", type=int, default=0, help="interactions the post has (for reach rules)"
+        "--engagement", type=int, default=0, help="interactions the post has (min_engagement)"
+    )
+    test_rule.add_argument(
+        "--followers",
+        type=int,
+        help="followers its author has (min_followers; unknown if not given, as on platforms "
+        "that do not say)",
     )
     test_rule.set_defaults(func=_test_rule)
 

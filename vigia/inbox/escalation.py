@@ -130,14 +130,16 @@ def explain(
     *,
     topics: Sequence[str] = (),
     engagement: int = 0,
+    followers: int | None = None,
 ) -> str:
-    """How each rule judges a sample text (its topics and interactions given, or none): every
-    condition met or not, and which rule escalates it (the first one met, as at intake).
+    """How each rule judges a sample text (its topics, interactions and author's followers
+    given, or none): every condition met or not, and which rule escalates it (the first one met,
+    as at intake).
 
     Each condition is judged by :func:`vigia.inbox.rules.escalation` itself, as a rule of that
     one condition, so the tester cannot disagree with the intake.
     """
-    item = _sample(text, language, compound, topics, engagement)
+    item = _sample(text, language, compound, topics, engagement, followers)
     lines = [f'Sample ({language}, compound {compound:+.2f}): "{text}"']
     if not escalation_rules:
         lines.append("No escalation rules are configured (inbox.escalation in config.yaml).")
@@ -160,11 +162,24 @@ def explain(
 
 
 def _sample(
-    text: str, language: str, compound: float, topics: Sequence[str], engagement: int
+    text: str,
+    language: str,
+    compound: float,
+    topics: Sequence[str],
+    engagement: int,
+    followers: int | None,
 ) -> AnalysedMention:
     # When it was posted matters to no rule: any fixed moment keeps this pure.
     posted = datetime.fromtimestamp(0, UTC)
-    mention = Mention("sample", "sample", "", posted, text, engagement=Engagement(likes=engagement))
+    mention = Mention(
+        "sample",
+        "sample",
+        "",
+        posted,
+        text,
+        author_followers=followers,
+        engagement=Engagement(likes=engagement),
+    )
     sentiment = Sentiment(compound=compound, pos=0.0, neu=0.0, neg=0.0)
     return AnalysedMention(mention, "sample", language, sentiment, None, tuple(topics))
 
@@ -194,4 +209,12 @@ def _checks(rule: EscalationRule, item: AnalysedMention) -> list[tuple[bool, str
         sign = "≥" if ok else "<"
         shown = rules.engagement(item)
         checks.append((ok, f"{shown} interactions {sign} {rule.min_engagement}"))
+    if rule.min_followers is not None:
+        ok = meets(min_followers=rule.min_followers) is not None
+        if item.mention.author_followers is None:
+            found = f"followers unknown (needs {rule.min_followers})"
+        else:
+            sign = "≥" if ok else "<"
+            found = f"{item.mention.author_followers} followers {sign} {rule.min_followers}"
+        checks.append((ok, found))
     return checks

@@ -11,7 +11,7 @@ An item that a new or joining mention makes meet an escalation rule is escalated
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -55,13 +55,16 @@ def take_in(
     zone: ZoneInfo,
     stored: Sequence[tuple[int, AnalysedMention]],
     now: datetime,
+    competitors: Collection[str] = (),
 ) -> IntakeReport:
-    """Add the stored mentions that need an answer to the inbox (see the module docstring)."""
+    """Add the stored mentions that need an answer to the inbox (see the module docstring);
+    a competitor's mentions are watched, never answered."""
     report = IntakeReport()
     wanted = [
         (mention_id, item)
         for mention_id, item in stored
-        if rules.needs_attention(item, config)
+        if item.brand not in competitors
+        and rules.needs_attention(item, config)
         and now - utc(item.mention.published) <= config.max_age
     ]
     for mention_id, item in sorted(wanted, key=lambda pair: pair[1].mention.published):

@@ -29,11 +29,13 @@ _QUESTION_OPENERS = re.compile(
 )
 # Points of the 0-100 priority score.
 NEGATIVITY_POINTS = 40
+REACH_POINTS = 15
 ENGAGEMENT_POINTS = 20
 ESCALATION_POINTS = 25
 QUESTION_POINTS = 5
 TOPIC_POINTS = 10
 ENGAGEMENT_SCALE = 1000  # this many interactions (or more) give every engagement point
+REACH_SCALE = 100_000  # this many followers (or more) give every reach point
 VERY_NEGATIVE = -0.6
 
 
@@ -91,8 +93,16 @@ def engagement(item: AnalysedMention) -> int:
     return sum(v or 0 for v in (e.replies, e.reposts, e.likes, e.quotes, e.score))
 
 
+def followers(item: AnalysedMention) -> int:
+    """The author's followers as fetched; 0 where the platform does not say."""
+    return item.mention.author_followers or 0
+
+
 def escalation(item: AnalysedMention, rules: Sequence[EscalationRule]) -> tuple[str, str] | None:
-    """The first rule the mention meets, with the term that matched (or ""); None if none."""
+    """The first rule the mention meets, with the term that matched (or ""); None if none.
+
+    A `min_followers` rule is not met where the platform gives no follower count.
+    """
     folded = fold(item.mention.text)
     compound = item.sentiment.compound if item.sentiment else 0.0
     for rule in rules:
@@ -104,6 +114,9 @@ def escalation(item: AnalysedMention, rules: Sequence[EscalationRule]) -> tuple[
         if rule.max_compound is not None and compound > rule.max_compound:
             continue
         if rule.min_engagement is not None and engagement(item) < rule.min_engagement:
+            continue
+        known = item.mention.author_followers
+        if rule.min_followers is not None and (known is None or known < rule.min_followers):
             continue
         return rule.name, term or ""
     return None
@@ -118,23 +131,34 @@ class Priority:
 
 
 def compact(number: float) -> str:
-    """2300 -> "2.3 k", 950 -> "950"."""
+    """2300 -> "2.3 k", 950 -> "950", 1_400_000 -> "1.4 M" (followers run into the millions)."""
+    if number >= 1_000_000:
+        return f"{number / 1_000_000:.1f} M"
     return f"{number / 1000:.1f} k" if number >= 1000 else f"{number:.0f}"
 
 
+def _log_share(count: int, scale: int) -> float:
+    """`count` against `scale` on a log scale, at most 1: 10 of 1000 is a third, not 1%."""
+    return min(math.log10(1 + count) / math.log10(1 + scale), 1.0)
+
+
 def priority(item: AnalysedMention, escalated_by: tuple[str, str] | None) -> Priority:
-    """Negativity, engagement (the reach platforms give us), an escalation term, a complaint
-    topic and a question, added up; age against the target is added when the queue is read."""
+    """Negativity, the author's reach (followers, where the platform gives them), engagement,
+    an escalation term, a complaint topic and a question, added up; age against the target is
+    added when the queue is read."""
     score = 0.0
     reasons: list[str] = []
     compound = item.sentiment.compound if item.sentiment else 0.0
     if compound < 0:
         score += NEGATIVITY_POINTS * min(-compound, 1.0)
         reasons.append("muy negativa" if compound <= VERY_NEGATIVE else "negativa")
+    reach = followers(item)
+    if reach > 0:
+        score += REACH_POINTS * _log_share(reach, REACH_SCALE)
+        reasons.append(f"{compact(reach)} {'seguidor' if reach == 1 else 'seguidores'}")
     interactions = engagement(item)
     if interactions:
-        share = math.log10(1 + interactions) / math.log10(1 + ENGAGEMENT_SCALE)
-        score += ENGAGEMENT_POINTS * min(share, 1.0)
+        score += ENGAGEMENT_POINTS * _log_share(interactions, ENGAGEMENT_SCALE)
         noun = "interacción" if interactions == 1 else "interacciones"
         reasons.append(f"{compact(interactions)} {noun}")
     if escalated_by is not None:

@@ -134,6 +134,7 @@ def _row(item: AnalysedMention, collected: datetime) -> dict[str, Any]:
         "source_id": m.source_id,
         "url": m.url,
         "author": m.author,
+        "author_followers": m.author_followers,
         "text": m.text,
         "language": item.language,
         "published_at": published,

@@ -35,6 +35,7 @@ mentions = Table(
     Column("source_id", String(512), nullable=False),
     Column("url", Text, nullable=False),
     Column("author", String(255)),
+    Column("author_followers", Integer),  # when the platform reports it (Mastodon), as fetched
     Column("text", Text, nullable=False),
     Column("language", String(8)),
     Column("published_at", DateTime, nullable=False),
