@@ -88,6 +88,26 @@ EVIDENCE_LABELS = {
     "long_window_hours": "Ventana larga (h)",
     "baseline_samples": "Muestras de referencia",
 }
+# The evidence's other keys, as the evidence table names them.
+EVIDENCE_TEXT_LABELS = {
+    "brand": "Marca",
+    "source": "Fuente",
+    "sources": "Fuentes",
+    "last_error": "Último error",
+    "last_error_at": "Último error (hora)",
+    "last_success_at": "Último éxito (hora)",
+    "root_url": "Enlace del hilo",
+    "root_text": "Texto del hilo",
+    "hourly": "Horas analizadas",
+    "growth": "Pasos de crecimiento",
+    "top": "Menciones destacadas",
+    "oldest_opened_at": "Abierta desde",
+    "oldest_age_minutes": "Antigüedad (min)",
+    "series_step_minutes": "Paso de la serie (min)",
+    "threshold": "Umbral",
+    "open": "Abiertas",
+    "overdue": "Fuera de plazo",
+}
 _SHARES = {"share", "baseline_share"}
 SENTIMENT_COLORS = {"negative": "#d94841", "neutral": "#9aa5b1", "positive": "#2f9e6f"}
 SENTIMENT_NAMES = {"negative": "Negativas", "neutral": "Neutras", "positive": "Positivas"}
@@ -330,8 +350,20 @@ def _per_bucket(
     return table.reindex(index, fill_value=0)
 
 
+# Hours the ratio lines (average sentiment, % negative) are smoothed over when drawn per hour
+# over a long period: a quiet night hour with 1 mention of 1 negative reads as 100 %, so a week
+# per hour swung 0-100 % and read as noise. The ratio of rolling sums, not a mean of ratios.
+SMOOTHING_HOURS = {"7d": 6, "30d": 24, "90d": 24}
+
+
+def smoothing_hours(f: Filters, granularity: str) -> int | None:
+    """The window the hourly ratio lines are smoothed over for this period, or None (as is)."""
+    return SMOOTHING_HOURS.get(f.period) if granularity == "hour" else None
+
+
 def trend(f: Filters, granularity: str) -> pd.DataFrame:
-    """Per local hour or day: mentions, negative/neutral/positive, avg_sentiment, negative_share."""
+    """Per local hour or day: mentions, negative/neutral/positive, avg_sentiment, negative_share
+    (the last two over a rolling window of `smoothing_hours` when that is set)."""
     rows = trend_rows(f)
     index = _bucket_index(f, granularity)
     counts = ["mentions", "negative", "neutral", "positive", "scored", "compound_sum"]
@@ -344,11 +376,11 @@ def trend(f: Filters, granularity: str) -> pd.DataFrame:
             .sum()
             .reindex(index, fill_value=0)
         )
-    grouped["avg_sentiment"] = grouped["compound_sum"] / grouped["scored"].where(
-        grouped["scored"] > 0
-    )
+    window = smoothing_hours(f, granularity)
+    sums = grouped[counts].rolling(window, min_periods=1).sum() if window else grouped[counts]
+    grouped["avg_sentiment"] = sums["compound_sum"] / sums["scored"].where(sums["scored"] > 0)
     grouped["negative_share"] = (
-        100 * grouped["negative"] / grouped["mentions"].where(grouped["mentions"] > 0)
+        100 * sums["negative"] / sums["mentions"].where(sums["mentions"] > 0)
     )
     return grouped
 
@@ -404,6 +436,30 @@ def kpis(f: Filters) -> Kpis:
     current = _rollup_totals(path, f.start, f.end, f.brands, f.sources, f.languages)
     before = _rollup_totals(path, f.previous_start, f.start, f.brands, f.sources, f.languages)
     return Kpis(*_shares(current), *_shares(before))
+
+
+def share_of_voice(f: Filters) -> pd.DataFrame | None:
+    """Each configured brand's share of all brands' mentions in the period (source and language
+    filters applied, the brand filter not: the point is the comparison), largest first; None when
+    no brand is marked `competitor: true`."""
+    brands = settings().brands
+    if not any(b.competitor for b in brands):
+        return None
+    path = str(config_path())
+    counts = {
+        b.name: _rollup_totals(path, f.start, f.end, (b.name,), f.sources, f.languages)["mentions"]
+        for b in brands
+    }
+    total = sum(counts.values())
+    table = pd.DataFrame(
+        {
+            "Marca": list(counts),
+            "Menciones": [int(n) for n in counts.values()],
+            "Cuota": [100 * n / total if total else 0.0 for n in counts.values()],
+            "Tipo": ["Competidor" if b.competitor else "Propia" for b in brands],
+        }
+    )
+    return table.sort_values("Menciones", ascending=False).reset_index(drop=True)
 
 
 def topic_breakdown(f: Filters) -> pd.DataFrame:
@@ -543,11 +599,28 @@ def _ordered_numbers(evidence: dict[str, Any]) -> dict[str, str]:
         k for k in evidence if k not in EVIDENCE_LABELS
     ]
     numbers = {
-        EVIDENCE_LABELS.get(key, key.replace("_", " ")): shown
+        EVIDENCE_LABELS.get(key) or EVIDENCE_TEXT_LABELS.get(key, key.replace("_", " ")): shown
         for key in keys
         if (shown := _number(key, evidence[key])) is not None
     }
     return numbers
+
+
+def evidence_table(evidence: dict[str, Any]) -> pd.DataFrame:
+    """The evidence as (Dato, Valor) rows a care lead can read: labelled numbers first, then
+    text values, then lists summarised by their length (the raw JSON stays for experts)."""
+    rows = [(label, value) for label, value in _ordered_numbers(evidence).items()]
+    for key, value in evidence.items():
+        label = EVIDENCE_TEXT_LABELS.get(key, key.replace("_", " ").capitalize())
+        if isinstance(value, str):
+            rows.append((label, without_bidi(value)))
+        elif isinstance(value, list | tuple | dict) and value:
+            rows.append(
+                (label, ", ".join(map(str, value)) if key == "sources" else str(len(value)))
+            )
+        elif isinstance(value, bool):
+            rows.append((label, "sí" if value else "no"))
+    return pd.DataFrame(rows, columns=["Dato", "Valor"])
 
 
 def _number(key: str, value: Any) -> str | None:

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import streamlit as st
 
-from dashboard import access, data
+from dashboard import access, charts, data
 from vigia.access.links import LinkError, check_ack_token
 from vigia.access.roles import Actor, Permission
 
@@ -76,9 +76,13 @@ def show(alert: data.AlertView, actor: Actor, linked: bool = False) -> None:
         for i, (column, (label, value)) in enumerate(
             zip(st.columns(HEADLINE), headline, strict=False)
         ):
-            # The first number (negatives) carries its recent history as a small bar chart.
-            spark = alert.spark if i == 0 else None
-            column.metric(label, value, chart_data=spark, chart_type="bar")
+            column.metric(label, value)
+            # The first number (negatives) carries its recent history as a small bar chart
+            # with a y axis: st.metric's own sparkline has no scale.
+            if i == 0 and alert.spark:
+                column.altair_chart(charts.spark(alert.spark, label), width="stretch")
+                top = f"{max(alert.spark):,.0f}".replace(",", ".")
+                column.caption(f"Antes de la alerta · máx. {top}")
         if alert.detail:
             st.code(alert.detail, language=None, wrap_lines=True)
         if alert.links:
@@ -107,6 +111,13 @@ def show(alert: data.AlertView, actor: Actor, linked: bool = False) -> None:
                 width="stretch",
             )
         with st.expander("Evidencia completa (full evidence)", expanded=linked):
+            st.dataframe(
+                data.evidence_table(alert.evidence),
+                hide_index=True,
+                width="stretch",
+                column_config={"Valor": st.column_config.TextColumn(width="large")},
+            )
+        with st.expander("JSON de la evidencia (raw, para expertos)"):
             st.json(alert.evidence)
 
 

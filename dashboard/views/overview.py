@@ -22,6 +22,8 @@ volume.metric(
     "Menciones",
     f"{k.mentions:,}".replace(",", "."),
     delta=k.mentions - k.previous_mentions if k.previous_mentions else None,
+    # More mentions is neither good nor bad (a crisis is growth too): grey, not green.
+    delta_color="off",
     help="Mentions in the period",
     border=True,
 )
@@ -58,6 +60,7 @@ granularity = st.segmented_control(
     key="overview_granularity",
 )
 series = data.trend(f, granularity)
+window = data.smoothing_hours(f, granularity)
 
 st.subheader("Volumen por sentimiento (volume by sentiment)")
 st.altair_chart(
@@ -70,6 +73,11 @@ st.altair_chart(
     )
 )
 
+if window:
+    st.caption(
+        f"Sentimiento medio y % negativas: media móvil de {window} h, para que una hora con "
+        f"pocas menciones no salte de 0 a 100 %. (Rolling {window} h window.)"
+    )
 average, share = st.columns(2)
 with average:
     st.subheader("Sentimiento medio (avg sentiment)")
@@ -109,9 +117,20 @@ for tab, dimension, name in ((by_source, "source", "Fuente"), (by_language, "lan
         chart.altair_chart(
             charts.stacked_bars(
                 data.split_by(f, dimension, granularity), granularity, name, "Menciones"
-            )
+            ),
+            # The legend's long source names need the chart's full height, not a cut label.
+            width="stretch",
         )
         table.dataframe(data.breakdown(f, dimension), column_config=number_format)
+
+voice = data.share_of_voice(f)
+if voice is not None:
+    st.subheader("Cuota de voz (share of voice)")
+    st.altair_chart(charts.share_of_voice(voice))
+    st.caption(
+        "Menciones de cada marca sobre las de todas las marcas configuradas en el periodo, "
+        "con los filtros de fuente e idioma. (Each brand's share of all brands' mentions.)"
+    )
 
 st.subheader("Temas de queja (complaint topics)")
 topics = data.topic_breakdown(f)
@@ -131,7 +150,12 @@ else:
     st.markdown("**Negativas por tema en el tiempo (negative mentions per topic)**")
     st.altair_chart(
         charts.stacked_bars(
-            data.topic_trend(f, granularity), granularity, "Tema", "Negativas", height=200
+            data.topic_trend(f, granularity),
+            granularity,
+            "Tema",
+            "Negativas",
+            colors=charts.NEGATIVE_SHADES,
+            height=200,
         )
     )
     st.caption(

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 from sqlalchemy import Engine, select
+from streamlit.proto.Metric_pb2 import Metric
 from streamlit.testing.v1 import AppTest
 
 from collectors.text import without_bidi
@@ -96,7 +99,17 @@ def test_alerts_page_lists_open_alerts_with_evidence_and_links(app: Render) -> N
     assert "Pico de menciones negativas" in text
     assert "Fuente con fallos" in text and "Operación (operator)" in text
     assert FORUM_ERROR in [c.value for c in at.code]
-    assert [m.chart_data for m in at.metric if m.chart_data]  # the spike's last hours
+    # The spike's last hours: a bar chart with a y axis (a scale), not st.metric's bare sparkline.
+    assert not [m for m in at.metric if m.chart_data]
+    sparks = [json.loads(c.proto.spec) for c in at.get("vega_lite_chart")]
+    assert sparks and all(s["mark"]["type"] == "bar" for s in sparks)
+    assert all(s["encoding"]["y"]["axis"] is not None for s in sparks)
+    assert any(c.value.startswith("Antes de la alerta · máx.") for c in at.caption)
+    # The evidence is a (label, value) table; the raw JSON is only in a collapsed expander.
+    evidence = [df.value for df in at.dataframe if list(df.value.columns) == ["Dato", "Valor"]]
+    labels = set(pd.concat(evidence)["Dato"])
+    assert {"Desviación (z)", "Último error", "Horas analizadas"} <= labels
+    assert [e.label for e in at.expander if "JSON" in e.label]
     assert "Hilo negativo que se propaga" in text
     assert "Crítica (critical)" in text and "Aviso (warning)" in text
     shown = metrics(at)
@@ -234,3 +247,67 @@ def test_an_unconfirmed_email_is_shown_and_the_resend_button_makes_it_due(
     # The page re-reads at once: nothing unconfirmed any more, no button to press twice.
     assert not [b for b in at.button if b.key == f"resend-{boss.id}"]
     assert not [w for w in at.warning if "Sin confirmar" in w.value]
+
+
+def chart_specs(at: AppTest) -> list[dict]:
+    return [json.loads(c.proto.spec) for c in at.get("vega_lite_chart")]
+
+
+def layers(spec: dict) -> list[dict]:
+    return spec.get("layer", [spec])
+
+
+def test_overview_charts_carry_meaning_and_keep_their_legends_whole(app: Render) -> None:
+    at = app("views/overview.py")
+    # More mentions is not "good": the volume delta is grey, not green (a crisis is growth too).
+    volume = next(m for m in at.metric if m.label == "Menciones")
+    assert Metric.MetricColor.Name(volume.proto.color) == "GRAY"
+    specs = chart_specs(at)
+    colors = [s["encoding"]["color"] for s in specs if "color" in s.get("encoding", {})]
+    sentiment = next(c for c in colors if c["scale"]["domain"][0] == "Negativas")
+    assert sentiment["scale"]["range"] == ["#d94841", "#9aa5b1", "#2f9e6f"]  # red, grey, green
+    # Every legend keeps its labels whole ("vellora-mastodon", not "masto…").
+    legends = [c["legend"] for c in colors if c.get("legend")]
+    assert legends and all(legend["labelLimit"] == 0 for legend in legends)
+    by_source = next(c for c in colors if "vellora-mastodon" in c["scale"]["domain"])
+    assert by_source["legend"]["orient"] == "bottom"
+    # No competitor configured: no share-of-voice chart.
+    assert "Cuota de voz (share of voice)" not in [h.value for h in at.subheader]
+
+
+def test_overview_smooths_the_hourly_ratios_over_a_week(app: Render) -> None:
+    at = app("views/overview.py")
+    at.segmented_control(key="overview_granularity").set_value("hour").run()
+    assert any("media móvil de 6 h" in c.value for c in at.caption)
+    at.segmented_control(key="overview_granularity").set_value("day").run()
+    assert not any("media móvil" in c.value for c in at.caption)
+
+
+def test_overview_shows_share_of_voice_against_competitors(
+    app: Render, seeded: tuple[Path, Engine]
+) -> None:
+    config, _ = seeded
+    text = config.read_text(encoding="utf-8")
+    config.write_text(
+        text.replace(f"name: {OTHER_BRAND}", f"competitor: true\n  name: {OTHER_BRAND}"),
+        encoding="utf-8",
+    )
+    at = app("views/overview.py")
+    assert "Cuota de voz (share of voice)" in [h.value for h in at.subheader]
+    chart = next(c for c in at.get("vega_lite_chart") if "Cuota" in c.proto.spec)
+    rows = pa.ipc.open_stream(chart.proto.datasets[0].data.data).read_pandas()
+    shares = {row.Marca: (row.Cuota, row.Tipo) for row in rows.itertuples()}
+    # Seed, last 7 days: Vellora has most of the mentions; the two shares make the whole.
+    assert shares[BRAND][1] == "Propia" and shares[OTHER_BRAND][1] == "Competidor"
+    assert round(shares[BRAND][0] + shares[OTHER_BRAND][0]) == 100
+    assert shares[BRAND][0] > shares[OTHER_BRAND][0]
+
+
+def test_mentions_page_shows_cards_for_a_phone(app: Render) -> None:
+    at = app("views/mentions.py")
+    assert at.segmented_control(key="mentions_layout").value == "table"  # no phone headers here
+    at.segmented_control(key="mentions_layout").set_value("cards").run()
+    assert not at.exception
+    assert not at.dataframe
+    assert md_escape(NEWEST_NEGATIVE) in markdown(at)
+    assert "[Abrir ↗](https://vellora-news.example.org/p/0)" in markdown(at)
