@@ -15,6 +15,7 @@ from collectors.base import (
     CollectorOptions,
     Engagement,
     FetchState,
+    HttpUrl,
     Mention,
     NeedsHumanError,
     UnparseableError,
@@ -31,7 +32,7 @@ class AppStoreOptions(CollectorOptions):
 
     app_id: int = Field(gt=0)
     country: str = Field(default="us", pattern=r"^[a-z]{2}$")
-    base_url: str = Field(default="https://itunes.apple.com", pattern=r"^https?://\S+$")
+    base_url: HttpUrl = "https://itunes.apple.com"
     max_pages: int = Field(default=MAX_PAGES, ge=1, le=MAX_PAGES)
 
     @field_validator("country", mode="before")

@@ -19,10 +19,10 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 import httpx
-from pydantic import BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict
 
 from collectors.text import web_url
 from timeutil import utc
@@ -126,6 +126,20 @@ class FetchState:
         self.skipped += 1
         if len(self.skip_reasons) < 5:
             self.skip_reasons.append(reason)
+
+
+def http_url(value: str) -> str:
+    """`value` if it is an absolute http(s) URL with a host; else ValueError quoting it, so a
+    typo fails the configuration check instead of every poll."""
+    if not isinstance(value, str) or web_url(value) != value.strip() or value != value.strip():
+        raise ValueError(
+            f"expected an http(s) URL such as https://example.com/feed.xml, got {value!r}"
+        )
+    return value
+
+
+# Every collector option holding an address is of this type: one check for all of them.
+HttpUrl = Annotated[str, AfterValidator(http_url)]
 
 
 class CollectorOptions(BaseModel):

@@ -15,6 +15,7 @@ from collectors.base import (
     Collector,
     CollectorOptions,
     FetchState,
+    HttpUrl,
     Mention,
     language_code,
     parse_iso,
@@ -32,7 +33,7 @@ class GoogleNewsOptions(CollectorOptions):
     query: str = Field(min_length=1)
     language: str = Field("es", pattern=r"^[a-z]{2,3}(-[A-Za-z]{2,4})?$")
     country: str = Field("ES", pattern=r"^[A-Z]{2}$")
-    base_url: str = "https://news.google.com"
+    base_url: HttpUrl = "https://news.google.com"
 
 
 class GoogleNewsCollector(Collector):

@@ -14,6 +14,7 @@ from collectors.base import (
     CollectorOptions,
     Engagement,
     FetchState,
+    HttpUrl,
     Mention,
     as_count,
     parse_iso,
@@ -34,7 +35,7 @@ class HackerNewsOptions(CollectorOptions):
     tags: str = "(story,comment)"
     hits_per_page: int = Field(100, ge=1, le=1000)
     max_pages: int = Field(3, ge=1, le=20)
-    base_url: str = "https://hn.algolia.com/api/v1"
+    base_url: HttpUrl = "https://hn.algolia.com/api/v1"
 
 
 class HackerNewsCollector(Collector):

@@ -17,6 +17,7 @@ from collectors.base import (
     CollectorOptions,
     Engagement,
     FetchState,
+    HttpUrl,
     Mention,
     UnparseableError,
     as_count,
@@ -31,12 +32,21 @@ _STATUS_ID = re.compile(r"[A-Za-z0-9]+")
 class MastodonOptions(CollectorOptions):
     """`instance` URL, one of `hashtag` / `query`; `threads`: status ids or URLs to follow."""
 
-    instance: str = Field(pattern=r"^https?://[^/\s]+/?$")
+    instance: HttpUrl
     hashtag: str | None = None
     query: str | None = None
     threads: list[str] = Field(default=[], max_length=20)
     max_pages: int = Field(default=4, ge=1, le=50)
     limit: int = Field(default=40, ge=1, le=40)
+
+    @field_validator("instance")
+    @classmethod
+    def _instance_root(cls, value: str) -> str:
+        if urlsplit(value).path not in ("", "/"):
+            raise ValueError(
+                f"expected the instance's address alone, such as https://mastodon.social, got {value!r}"
+            )
+        return value
 
     @field_validator("hashtag")
     @classmethod

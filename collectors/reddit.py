@@ -15,6 +15,7 @@ from collectors.base import (
     CollectorOptions,
     Engagement,
     FetchState,
+    HttpUrl,
     Mention,
     UnparseableError,
     as_count,
@@ -34,7 +35,7 @@ class RedditOptions(CollectorOptions):
     threads: list[str] = []
     limit: int = Field(100, ge=1, le=100)
     max_pages: int = Field(3, ge=1, le=10)
-    base_url: str = SITE
+    base_url: HttpUrl = SITE
 
     @field_validator("threads")
     @classmethod

@@ -18,6 +18,7 @@ from collectors.base import (
     CollectorOptions,
     Engagement,
     FetchState,
+    HttpUrl,
     Mention,
     UnparseableError,
     as_count,
@@ -38,7 +39,7 @@ _MARKUP = re.compile(rb"<!\[CDATA\[.*?\]\]>|<!--.*?-->|<[?!][^>]*>|<(/?)[A-Za-z_
 class RssOptions(CollectorOptions):
     """`url`: the feed's address (RSS 0.9x/1.0/2.0 or Atom 0.3/1.0)."""
 
-    url: str
+    url: HttpUrl
 
 
 class RssCollector(Collector):

@@ -16,6 +16,7 @@ from collectors.base import (
     CollectorOptions,
     Engagement,
     FetchState,
+    HttpUrl,
     Mention,
     as_count,
 )
@@ -33,7 +34,7 @@ class StackExchangeOptions(CollectorOptions):
     page_size: int = Field(100, ge=1, le=100)
     max_pages: int = Field(3, ge=1, le=25)
     quota_reserve: int = Field(10, ge=0)
-    base_url: str = "https://api.stackexchange.com/2.3"
+    base_url: HttpUrl = "https://api.stackexchange.com/2.3"
 
     @model_validator(mode="after")
     def _something_to_search(self) -> StackExchangeOptions:

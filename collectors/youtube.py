@@ -15,6 +15,7 @@ from collectors.base import (
     CollectorOptions,
     Engagement,
     FetchState,
+    HttpUrl,
     Mention,
     NeedsHumanError,
     as_count,
@@ -30,7 +31,7 @@ class YoutubeOptions(CollectorOptions):
     channel_id: str | None = None
     user: str | None = None
     playlist_id: str | None = None
-    base_url: str = "https://www.youtube.com"
+    base_url: HttpUrl = "https://www.youtube.com"
 
     @model_validator(mode="after")
     def _one_feed(self) -> YoutubeOptions:

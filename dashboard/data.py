@@ -24,6 +24,7 @@ from collectors.text import csv_cell, web_url, without_bidi
 from timeutil import naive_utc
 from vigia.access import accounts, actions
 from vigia.access.roles import Actor, Forbidden
+from vigia.alerts.channels import NO_SMTP
 from vigia.config import Settings, load_settings
 from vigia.storage import audit, open_engine, reads
 from vigia.storage.alerts import (
@@ -706,7 +707,12 @@ def _delivery_summary(deliveries: list[Delivery]) -> str | None:
     uncertain = sum(d.uncertain for d in deliveries)
     if uncertain:
         summary += f" · {uncertain} sin confirmar (unconfirmed)"
-    failed = [d for d in deliveries if not d.ok and d.error and not d.uncertain]
+    unsent = sum(d.error == NO_SMTP for d in deliveries)
+    if unsent:
+        summary += f" · {unsent} sin enviar: falta la sección smtp (not sent: no smtp section)"
+    failed = [
+        d for d in deliveries if not d.ok and d.error not in (None, NO_SMTP) and not d.uncertain
+    ]
     if failed:
         last = failed[-1]
         summary += f" · fallo en {last.channel} a {last.recipient}: {last.error}"

@@ -29,9 +29,10 @@ from vigia.inbox.commands import add_inbox
 from vigia.storage import DatabaseError
 
 if TYPE_CHECKING:
+    import httpx
     from sqlalchemy import Engine
 
-    from vigia.pipeline import Runtime
+    from vigia.analyse import Analyser
 
     # A subcommand that changes state (or reads the audit trail), run by `cmd_as_actor`.
     Act = Callable[[argparse.Namespace, Engine, Actor, ZoneInfo], int]
@@ -59,6 +60,8 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         f"{args.config}: OK — {len(settings.brands)} brands, {len(settings.sources)} sources, "
         f"database {masked(settings.resolved_database_url)}"
     )
+    for warning in settings.warnings:
+        print(f"{args.config}: warning: {warning}")
     for note in notes:
         print(f"{args.config}: note: {note}")
     return 0
@@ -86,7 +89,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     from vigia.pipeline import Runtime
     from vigia.scheduler import run_until_stopped
 
-    rt = Runtime.build(_settings(args))
+    settings = _settings(args)
+    for warning in settings.warnings:
+        logging.getLogger("vigia.config").warning("%s: %s", args.config, warning)
+    rt = Runtime.build(settings)
     try:
         run_until_stopped(rt)
     finally:
@@ -98,12 +104,10 @@ def cmd_collect(args: argparse.Namespace) -> int:
     from vigia.pipeline import Runtime, poll_all
 
     settings = _settings(args)
+    if args.dry_run:
+        return _dry_run_all(settings, args.source)
     rt = Runtime.build(settings)
     try:
-        if args.dry_run:
-            for name in args.source or [s.name for s in settings.sources if s.enabled]:
-                _print_dry_run(rt, settings.source(name))
-            return 0
         reports = poll_all(rt, args.source, force=True)
     finally:
         rt.close()
@@ -112,15 +116,31 @@ def cmd_collect(args: argparse.Namespace) -> int:
     return 1 if any(r.error for r in reports) else 0
 
 
-def _print_dry_run(rt: Runtime, source: SourceConfig) -> None:
+def _dry_run_all(settings: Settings, names: Sequence[str] | None) -> int:
+    """Print what each source (or the named ones) would store, touching no database; 1 when
+    every source failed."""
+    from vigia.analyse import Analyser
+    from vigia.pipeline import http_client
+
+    sources = (
+        [settings.source(n) for n in names] if names else [s for s in settings.sources if s.enabled]
+    )
+    analyser = Analyser(settings)
+    with http_client(settings) as client:
+        failed = sum(not _print_dry_run(source, client, analyser) for source in sources)
+    return 1 if sources and failed == len(sources) else 0
+
+
+def _print_dry_run(source: SourceConfig, client: httpx.Client, analyser: Analyser) -> bool:
+    """One source's dry run on stdout; False if it failed."""
     from collectors.base import CollectorError
     from vigia.pipeline import dry_run
 
     try:
-        analysed, state = dry_run(rt, source)
+        analysed, state = dry_run(source, client, analyser)
     except CollectorError as exc:
         print(f"{source.name}: ERROR {type(exc).__name__}: {exc}")
-        return
+        return False
     print(f"{source.name}: would store {len(analysed)} items ({state.skipped} skipped)")
     for item in analysed:
         m = item.mention
@@ -131,6 +151,7 @@ def _print_dry_run(rt: Runtime, source: SourceConfig) -> None:
             f"  {m.published:%Y-%m-%d %H:%M} {item.brand or '(no brand)':<12} {item.language or '??'} "
             f"{score} {item.label or '':<8} [{topics}] {text}\n      {m.url}"
         )
+    return True
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -175,7 +196,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
-    from vigia.dashboard_launcher import launch_dashboard
+    from vigia.dashboard_launcher import launch_dashboard, run_until_exit
     from vigia.inbox.replies import seed
     from vigia.storage import connect
 
@@ -188,14 +209,15 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     dashboard = settings.dashboard
     # Left at its default, the public URL follows --port; any other (a proxy's) stays.
     public_url = None if dashboard.public_url == DEFAULT_PUBLIC_URL else dashboard.public_url
-    return launch_dashboard(
+    process = launch_dashboard(
         Path(args.config),
         port=args.port,
         browser=not args.no_browser,
         address=dashboard.address,
         public_url=public_url,
         sso=settings.auth.sso,
-    ).wait()
+    )
+    return run_until_exit(process)  # SIGTERM/SIGINT reach Streamlit, which is waited for
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -608,11 +630,7 @@ def _add_audit(
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vigia", description=__doc__)
-    parser.add_argument(
-        "-c", "--config", default=os.environ.get("VIGIA_CONFIG", "config.yaml"),
-        help="configuration file (default: ./config.yaml or $VIGIA_CONFIG)",
-    )  # fmt: skip
-    parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
+    _add_common(parser, config=os.environ.get("VIGIA_CONFIG", "config.yaml"), verbose=False)
     commands = parser.add_subparsers(dest="command", required=True)
     as_user = argparse.ArgumentParser(add_help=False)
     as_user.add_argument("--as", dest="as_user", metavar="USER", help=AS_HELP)
@@ -670,7 +688,41 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--no-browser", action="store_true")
     demo.add_argument("--data", default="data/demo", help="folder for the demo's database")
     demo.set_defaults(func=cmd_demo)
+    _share_common(parser)
     return parser
+
+
+def _add_common(parser: argparse.ArgumentParser, config: Any, verbose: Any) -> None:
+    """-c/--config and -v/--verbose, accepted before or after any subcommand."""
+    parser.add_argument(
+        "-c", "--config", default=config,
+        help="configuration file (default: ./config.yaml or $VIGIA_CONFIG)",
+    )  # fmt: skip
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", default=verbose, help="log debug details"
+    )
+
+
+def _share_common(parser: argparse.ArgumentParser) -> None:
+    """Give every subcommand, at any depth, the common options. Their default is SUPPRESS, so
+    a value given after the subcommand wins and the top-level default stays otherwise."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                _add_common(sub, config=argparse.SUPPRESS, verbose=argparse.SUPPRESS)
+                _share_common(sub)
+
+
+class JobChatterToDebug(logging.Filter):
+    """APScheduler's executors (every pool: "default", "claims") log each job run at INFO,
+    "Running job" and "executed successfully": hundreds of lines a day per source, burying the
+    one line per poll. They are demoted to DEBUG, and shown only with -v."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name.startswith("apscheduler.executors.") and record.levelno == logging.INFO:
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+            return logging.getLogger().isEnabledFor(logging.DEBUG)
+        return True
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -679,8 +731,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    # One line per tick of every source would drown the poll summaries.
-    for chatty in ("httpx", "alembic", "apscheduler.executors.default"):
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(JobChatterToDebug())
+    for chatty in ("httpx", "alembic"):
         logging.getLogger(chatty).setLevel(logging.WARNING)
     # A tick that finds its source's poll still running is skipped, by design: no warning each time.
     logging.getLogger("apscheduler.scheduler").setLevel(logging.ERROR)

@@ -669,28 +669,11 @@ class Settings(_Strict):
 
     @model_validator(mode="after")
     def _cross_references(self) -> Settings:
-        if override := os.environ.get("VIGIA_DATABASE_URL"):
-            try:
-                check_url(override)
-            except ValueError as exc:
-                raise ValueError(f"VIGIA_DATABASE_URL (environment): {exc}") from None
-        try:
-            secret_key()  # checked at start, not at the first alert e-mail
-        except ValueError as exc:
-            raise ValueError(f"{SECRET_ENV} (environment): {exc}") from None
-        brand_names = {b.name for b in self.brands}
-        seen: set[str] = set()
-        for source in self.sources:
-            if source.name in seen:
-                raise ValueError(
-                    f"sources: the name {source.name!r} is used twice; names must be unique"
-                )
-            seen.add(source.name)
-            if source.brand is not None and source.brand not in brand_names:
-                raise ValueError(
-                    f"sources ({source.name}).brand: unknown brand {source.brand!r}; "
-                    f"expected one of: {', '.join(sorted(brand_names))}"
-                )
+        problems = cross_reference_problems(
+            [b.name for b in self.brands], [(s.name, s.brand) for s in self.sources]
+        )
+        if problems:
+            raise ValueError("\n".join(problems))
         return self
 
     @property
@@ -699,6 +682,23 @@ class Settings(_Strict):
         if self.alerts.dashboard_url is None:
             return []
         return ["alerts.dashboard_url is deprecated; write it as dashboard.public_url"]
+
+    @property
+    def warnings(self) -> list[str]:
+        """What is valid but probably not what was meant: printed by check-config and logged
+        when `vigia run` starts, without stopping either."""
+        found = []
+        addressed = [*self.alerts.recipients, *self.alerts.managers]
+        if addressed and self.smtp is None:
+            found.append(
+                f"alerts: {len(addressed)} e-mail recipient(s) but no smtp: section; "
+                "no alert or report e-mail can be sent"
+            )
+        if not any(source.enabled for source in self.sources):
+            found.append("sources: no enabled source; nothing will be collected")
+        if not self.topics:
+            found.append("topics: missing or empty; mentions will not be sorted into topics")
+        return found
 
     @property
     def competitors(self) -> frozenset[str]:
@@ -727,6 +727,54 @@ class Settings(_Strict):
         )
 
 
+def cross_reference_problems(
+    brand_names: Sequence[str], sources: Sequence[tuple[str, str | None]]
+) -> list[str]:
+    """Every problem between keys (and with the environment), not only the first: duplicate
+    source names, sources naming an unknown brand, unusable VIGIA_* variables."""
+    problems = []
+    if override := os.environ.get("VIGIA_DATABASE_URL"):
+        try:
+            check_url(override)
+        except ValueError as exc:
+            problems.append(f"VIGIA_DATABASE_URL (environment): {exc}")
+    try:
+        secret_key()  # checked at start, not at the first alert e-mail
+    except ValueError as exc:
+        problems.append(f"{SECRET_ENV} (environment): {exc}")
+    seen: set[str] = set()
+    for name, brand in sources:
+        if name in seen:
+            problems.append(f"sources: the name {name!r} is used twice; names must be unique")
+        seen.add(name)
+        # Without any valid brand name the brands key itself is reported; every source would
+        # be "unknown" here.
+        if brand is not None and brand_names and brand not in brand_names:
+            problems.append(
+                f"sources ({name}).brand: unknown brand {brand!r}; "
+                f"expected one of: {', '.join(sorted(brand_names))}"
+            )
+    return problems
+
+
+def _raw_cross_reference_problems(data: Mapping[str, Any]) -> list[str]:
+    """cross_reference_problems on data that failed field validation, so that check-config
+    reports them with the field errors in one pass; what cannot be read is skipped."""
+
+    def named(key: str) -> list[Mapping[str, Any]]:
+        items = data.get(key)
+        if not isinstance(items, list):
+            return []
+        return [i for i in items if isinstance(i, Mapping) and isinstance(i.get("name"), str)]
+
+    brands = [b["name"] for b in named("brands")]
+    sources = [
+        (s["name"], s.get("brand") if isinstance(s.get("brand"), str) else None)
+        for s in named("sources")
+    ]
+    return cross_reference_problems(brands, sources)
+
+
 def load_settings(path: Path) -> Settings:
     """Read and validate `path`; raise ConfigError with one line per problem."""
     try:
@@ -751,8 +799,11 @@ def parse_settings(data: Mapping[str, Any], base_dir: Path, origin: str = "confi
     try:
         return Settings.model_validate({**data, "base_dir": base_dir})
     except ValidationError as exc:
-        lines = [f"{origin}: {describe(error, data)}" for error in exc.errors()]
-        raise ConfigError("\n".join(lines)) from None
+        problems = [line for e in exc.errors() for line in describe(e, data).splitlines()]
+        # Field errors stop pydantic before the cross-references: check them on the raw data,
+        # so that one pass reports everything.
+        problems += [p for p in _raw_cross_reference_problems(data) if p not in problems]
+        raise ConfigError("\n".join(f"{origin}: {problem}" for problem in problems)) from None
 
 
 def describe(

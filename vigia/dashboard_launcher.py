@@ -6,6 +6,7 @@ import atexit
 import importlib.util
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -20,6 +21,9 @@ from vigia.access.sso_secrets import secrets_toml
 from vigia.config import SsoConfig
 
 READY_TIMEOUT = 60.0
+# Streamlit stops within a second or two of SIGTERM; one that has not after this is killed, so
+# that `vigia dashboard` never exits leaving the port taken.
+STOP_TIMEOUT = 15.0
 # Only this machine, unless the configuration's dashboard.address says otherwise.
 DEFAULT_ADDRESS = "127.0.0.1"
 
@@ -89,6 +93,33 @@ def launch_dashboard(
             target=_open_when_ready, args=(url, port, process, address), daemon=True
         ).start()
     return process
+
+
+def run_until_exit(process: subprocess.Popen[bytes], stop_timeout: float = STOP_TIMEOUT) -> int:
+    """Wait for the dashboard `process`, passing SIGTERM and SIGINT sent to this process on to
+    it; once asked to stop, it has `stop_timeout` seconds before it is killed. Returns its exit
+    status, or 0 when it stopped because it was asked to. Call from the main thread."""
+    asked: list[float] = []
+
+    def forward(signum: int, frame: object) -> None:
+        if not asked:
+            asked.append(time.monotonic())
+        if process.poll() is None:
+            process.send_signal(signum)
+
+    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        while True:
+            try:
+                code = process.wait(timeout=0.2)
+                break
+            except subprocess.TimeoutExpired:
+                if asked and time.monotonic() - asked[0] > stop_timeout:
+                    process.kill()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return 0 if asked else code
 
 
 def write_sso_secrets(sso: SsoConfig, public_url: str) -> Path:

@@ -11,6 +11,7 @@ import os
 import secrets
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -68,20 +69,12 @@ class Runtime:
     def build(
         cls, settings: Settings, client: httpx.Client | None = None, clock: Clock = utc_now
     ) -> Runtime:
-        policy = HttpPolicy(
-            timeout=settings.http.timeout,
-            retries=settings.http.retries,
-            backoff_base=settings.http.backoff_base,
-            min_interval_per_host=settings.http.min_interval_per_host,
-            max_response_bytes=settings.http.max_response_size,
-            deadline=settings.http.deadline.total_seconds(),
-        )
         engine = connect(settings.resolved_database_url)
         seed(engine, settings, clock())  # config.yaml's prepared replies, before the first poll
         return cls(
             settings=settings,
             engine=engine,
-            client=client or make_client(policy, HostLimiter(policy.min_interval_per_host)),
+            client=client or http_client(settings),
             analyser=Analyser(settings),
             clock=clock,
         )
@@ -96,6 +89,19 @@ class Runtime:
     def close(self) -> None:
         self.client.close()
         self.engine.dispose()
+
+
+def http_client(settings: Settings) -> httpx.Client:
+    """The one HTTP client of a process, with the configured timeouts, retries and limits."""
+    policy = HttpPolicy(
+        timeout=settings.http.timeout,
+        retries=settings.http.retries,
+        backoff_base=settings.http.backoff_base,
+        min_interval_per_host=settings.http.min_interval_per_host,
+        max_response_bytes=settings.http.max_response_size,
+        deadline=settings.http.deadline.total_seconds(),
+    )
+    return make_client(policy, HostLimiter(policy.min_interval_per_host))
 
 
 @dataclass
@@ -113,6 +119,7 @@ class PollReport:
     brands: set[str] = field(default_factory=set)
     inbox_opened: int = 0
     escalated: list[int] = field(default_factory=list)  # inbox items a rule escalated
+    seconds: float | None = None  # how long the poll took, claim to commit
 
     @property
     def polled(self) -> bool:
@@ -128,6 +135,8 @@ class PollReport:
             text += f", {self.inbox_opened} to the inbox"
         if self.skipped:
             text += f", {self.skipped} skipped"
+        if self.seconds is not None:
+            text += f" in {self.seconds:.1f}s"
         return text + (f" — ERROR {self.error}" if self.error else "")
 
 
@@ -149,14 +158,16 @@ def poll_source(rt: Runtime, source: SourceConfig, force: bool = False) -> PollR
     has passed). A database error is reported in one line and the poll is retried at the next
     tick (missing tables are recreated through the migrations).
     """
+    started = time.monotonic()
     try:
-        return _claimed_poll(rt, source, force)
+        report = _claimed_poll(rt, source, force)
     except DBAPIError as exc:
         report = PollReport(source.name, error=f"database error: {describe_db_error(exc)}")
         log.warning("%s: %s; the poll is retried at the next interval", source.name, report.error)
         if is_missing_table(exc):
             _recreate_schema(rt)
-        return report
+    report.seconds = time.monotonic() - started
+    return report
 
 
 def _claimed_poll(rt: Runtime, source: SourceConfig, force: bool) -> PollReport:
@@ -303,9 +314,11 @@ def poll_all(
     return [poll_source(rt, s, force) for s in sources if s.enabled or names]
 
 
-def dry_run(rt: Runtime, source: SourceConfig) -> tuple[list[AnalysedMention], FetchState]:
-    """What one poll of `source` would store, analysed, without writing anything."""
-    with rt.engine.connect() as conn:
-        state = load_health(conn, source.name).fetch_state()
-    fetched = list(rt.collector(source).fetch(state))
-    return rt.analyser.analyse_all(fetched), state
+def dry_run(
+    source: SourceConfig, client: httpx.Client, analyser: Analyser
+) -> tuple[list[AnalysedMention], FetchState]:
+    """What a first poll of `source` would store, analysed. No database is opened, created or
+    migrated: the poll starts from an empty cursor, as a new source's first poll does."""
+    state = FetchState()
+    fetched = list(REGISTRY[source.type](source.name, source.options, client).fetch(state))
+    return analyser.analyse_all(fetched), state

@@ -257,3 +257,27 @@ def test_webhook_retry_after_a_timeout_carries_the_same_idempotency_key(settings
     assert key == f"vigia-{alert.id}-1-{delivery.id}"
     assert second.headers["Idempotency-Key"] == key
     assert json.loads(first.body) == json.loads(second.body)
+
+
+def test_recipients_without_smtp_are_logged_as_not_sent_not_counted_as_sent(settings_factory):
+    # The outbox is written; the e-mail cannot even be tried. Before, the e-mail was left out of
+    # the delivery log, and the dashboard read the outbox alone as "1/1 sent".
+    from vigia.alerts.channels import NO_SMTP
+
+    settings = settings_factory(alerts={"outbox": "outbox", "recipients": ["cm@example.com"]})
+    assert settings.smtp is None
+    rt, clock = spiking(settings, {"Vellora": 15})
+    try:
+        check_after_poll(alerting(rt), "history", brands={"Vellora"})
+        clock.advance(hours=1)
+        assert deliver_due(rt.alert_context) == []  # not due again: it can never succeed
+        with rt.engine.connect() as conn:
+            (alert,) = list_alerts(conn)
+            deliveries = {d.channel: d for d in deliveries_of(conn, alert.id)}
+    finally:
+        rt.close()
+    assert deliveries["outbox"].ok
+    email = deliveries["email"]
+    assert (email.recipient, email.ok, email.error) == ("cm@example.com", False, NO_SMTP)
+    assert email.next_attempt_at is None and not email.uncertain
+    assert sum(d.ok for d in deliveries.values()) == 1  # 1 of 2 sent

@@ -137,3 +137,104 @@ def test_check_config_command_prints_the_same_line_and_fails(tmp_path: Path) -> 
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "OK — 1 brands, 1 sources" in result.stdout
+
+
+def test_check_reports_field_and_cross_reference_mistakes_in_one_pass(tmp_path: Path) -> None:
+    # Three kinds of mistake: a bad field value (interval), a source naming an unknown brand,
+    # and a source name used twice. Before, the last two appeared only once the first was fixed.
+    message = _error(
+        tmp_path,
+        BASE.replace("brand: Vellora", "brand: Korvo\n    interval: often")
+        + "  - {name: vellora-news, type: rss, url: 'http://127.0.0.1:9/b.xml'}\n",
+    )
+    lines = message.splitlines()
+    assert any(
+        line.startswith("config.yaml: sources[0] (vellora-news).interval:") for line in lines
+    )
+    assert "config.yaml: sources (vellora-news).brand: unknown brand 'Korvo'; " in message
+    assert "config.yaml: sources: the name 'vellora-news' is used twice" in message
+    assert len(lines) == 3, message
+
+
+def test_every_cross_reference_problem_is_reported_once(tmp_path: Path) -> None:
+    # Fields valid: the model's own check reports both, without a copy from the raw-data check.
+    message = _error(
+        tmp_path,
+        BASE.replace("brand: Vellora", "brand: Korvo")
+        + "  - {name: vellora-news, type: rss, url: 'http://127.0.0.1:9/b.xml'}\n",
+    )
+    assert message.splitlines() == [
+        "config.yaml: sources (vellora-news).brand: unknown brand 'Korvo'; expected one of: Vellora",
+        "config.yaml: sources: the name 'vellora-news' is used twice; names must be unique",
+    ]
+
+
+def test_a_source_url_that_is_not_an_http_url_fails_the_check(tmp_path: Path) -> None:
+    message = _error(tmp_path, BASE.replace("http://127.0.0.1:9/feed.xml", "not-a-url"))
+    assert message == (
+        "config.yaml: sources[0] (vellora-news): url: expected an http(s) URL such as "
+        "https://example.com/feed.xml, got 'not-a-url'"
+    )
+
+
+def test_every_collector_address_option_is_checked_as_an_http_url() -> None:
+    from pydantic import ValidationError
+
+    from collectors import REGISTRY
+
+    checked = []
+    for name, collector in REGISTRY.items():
+        for key in collector.Options.model_fields:
+            if key in ("url", "base_url", "instance"):
+                with pytest.raises(ValidationError, match=r"expected an http\(s\) URL"):
+                    collector.Options.model_validate({key: "ftp:/nowhere"})
+                checked.append(name)
+    assert {"rss", "mastodon", "reddit", "youtube", "appstore"} <= set(checked)
+
+
+def test_check_config_warns_without_failing(tmp_path: Path) -> None:
+    # Recipients but no smtp: section, the only source disabled, no topics: valid, but each is
+    # most likely a mistake, so check-config says so and still exits 0.
+    path = tmp_path / "config.yaml"
+    path.write_text(
+        BASE.replace("brand: Vellora", "brand: Vellora\n    enabled: false")
+        + "alerts:\n  recipients: [care@example.com]\n",
+        encoding="utf-8",
+    )
+    settings = load_settings(path)
+    assert settings.warnings == [
+        "alerts: 1 e-mail recipient(s) but no smtp: section; no alert or report e-mail can be sent",
+        "sources: no enabled source; nothing will be collected",
+        "topics: missing or empty; mentions will not be sorted into topics",
+    ]
+    result = subprocess.run(
+        [sys.executable, "-m", "vigia.cli", "check-config", "-c", str(path)],
+        capture_output=True, text=True, check=False, timeout=60, cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    warnings = [line for line in result.stdout.splitlines() if ": warning: " in line]
+    assert len(warnings) == 3
+    assert warnings[0].startswith(f"{path}: warning: alerts: 1 e-mail recipient(s)")
+
+
+def test_vigia_run_logs_the_warnings_once_at_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import vigia.pipeline
+    import vigia.scheduler
+    from vigia.cli import main
+
+    class Stub:
+        def close(self) -> None:
+            pass
+
+    monkeypatch.setattr(vigia.pipeline.Runtime, "build", staticmethod(lambda settings: Stub()))
+    monkeypatch.setattr(vigia.scheduler, "run_until_stopped", lambda rt: None)
+    path = tmp_path / "config.yaml"
+    path.write_text(BASE.replace("brand: Vellora", "enabled: false"), encoding="utf-8")
+    assert main(["run", "-c", str(path)]) == 0
+    logged = [r.getMessage() for r in caplog.records if r.name == "vigia.config"]
+    assert logged == [
+        f"{path}: sources: no enabled source; nothing will be collected",
+        f"{path}: topics: missing or empty; mentions will not be sorted into topics",
+    ]

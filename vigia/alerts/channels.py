@@ -57,6 +57,8 @@ from vigia.storage.alerts import (
 log = logging.getLogger(__name__)
 
 IMMEDIATE = ("email", "webhook", "apprise", "outbox")
+# The error of an e-mail delivery planned while config.yaml has no smtp: section.
+NO_SMTP = "not sent: no smtp: section in the configuration"
 DEFAULT_SENDER = "Vigía <vigia@localhost>"
 # Claims last CLAIM_TTL: a batch still sending after half of it hands the rest back, so no other
 # worker can take over a delivery this one might still send.
@@ -77,13 +79,12 @@ def targets(settings: Settings, severity: str, managers: bool) -> list[tuple[str
     """The (channel, recipient) pairs a notification of `severity` goes to."""
     cfg = settings.alerts
     found: list[tuple[str, str]] = []
-    if settings.smtp is not None:
-        mail_channel = "digest" if cfg.digest and severity == "warning" else "email"
-        found += [(mail_channel, address) for address in cfg.recipients]
-        if managers:
-            found += [("email", address) for address in cfg.managers]
-    elif cfg.recipients or (managers and cfg.managers):
-        log.warning("alert e-mail recipients are configured but no smtp: section; not e-mailed")
+    # Planned even without an smtp: section, so the delivery log shows each e-mail as not sent
+    # (NO_SMTP), rather than leaving them out and counting what went elsewhere as all of it.
+    mail_channel = "digest" if cfg.digest and severity == "warning" else "email"
+    found += [(mail_channel, address) for address in cfg.recipients]
+    if managers:
+        found += [("email", address) for address in cfg.managers]
     for hook in cfg.webhooks:
         if SEVERITY_RANK[severity] >= SEVERITY_RANK[hook.min_severity]:
             found.append((_channel_of(hook), hook.name))
@@ -132,6 +133,14 @@ def _render(settings: Settings, alert: AlertRow, now: datetime) -> Rendered:
     return render_alert(alert, settings.alerts.language, settings.timezone, public_url, ack)
 
 
+def not_configured(ctx: AlertContext, delivery: Delivery) -> Attempt:
+    """Record an e-mail that cannot be attempted (no smtp: section) as not sent, with the
+    reason, and never due again: it is not counted as sent, nor retried for ever."""
+    with ctx.engine.begin() as conn:
+        drop_delivery(conn, delivery.id, ctx.clock(), NO_SMTP)
+    return Attempt(delivery, NO_SMTP)
+
+
 def _send_email_batch(
     ctx: AlertContext,
     deliveries: list[Delivery],
@@ -142,10 +151,7 @@ def _send_email_batch(
         return []
     smtp = ctx.settings.smtp
     if smtp is None:
-        error = "no smtp: section in the configuration"
-        for delivery in deliveries:
-            record_result(ctx, [delivery], SendResult(Outcome.FAILED, error))
-        return [Attempt(d, error) for d in deliveries]
+        return [not_configured(ctx, delivery) for delivery in deliveries]
     outgoing = [
         (
             build_email(

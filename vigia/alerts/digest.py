@@ -14,9 +14,9 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 
-from vigia.alerts.channels import record_result, send_and_record
+from vigia.alerts.channels import not_configured, send_and_record
 from vigia.alerts.context import AlertContext
-from vigia.alerts.email import Outcome, SendResult, build_email
+from vigia.alerts.email import Outcome, build_email
 from vigia.alerts.render import AckLink, ack_link, render_digest
 from vigia.config import Settings
 from vigia.storage.alerts import (
@@ -44,9 +44,8 @@ def send_digest(ctx: AlertContext) -> int:
     smtp = settings.smtp
     recipients = sorted(by_recipient)
     if smtp is None:
-        failed = SendResult(Outcome.FAILED, "no smtp: section in the configuration")
-        for recipient in recipients:
-            record_result(ctx, by_recipient[recipient], failed, retry_at=now)
+        for delivery in claimed:
+            not_configured(ctx, delivery)
         return 0
     outgoing = []
     for recipient in recipients:
