@@ -14,7 +14,6 @@ from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
 
 from timeutil import utc_now
 from vigia.access.roles import REQUIRED, Actor, Permission, Role
@@ -35,7 +34,7 @@ if TYPE_CHECKING:
     from vigia.analyse import Analyser
 
     # A subcommand that changes state (or reads the audit trail), run by `cmd_as_actor`.
-    Act = Callable[[argparse.Namespace, Engine, Actor, ZoneInfo], int]
+    Act = Callable[[argparse.Namespace, Engine, Actor, Settings], int]
 
 AS_HELP = (
     "act as this local account: it must exist and be active, and its role is checked. "
@@ -160,7 +159,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from vigia.storage import connect
 
     settings = _settings(args)
-    week = args.week or previous_week(utc_now(), ZoneInfo(settings.timezone))
+    week = args.week or previous_week(utc_now(), settings.zone)
     folder = Path(args.out) if args.out else settings.resolve(settings.export.folder)
     engine = connect(settings.resolved_database_url)
     written = export_week(
@@ -179,7 +178,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     now = utc_now()
-    week = args.week or previous_week(now, ZoneInfo(settings.timezone))
+    week = args.week or previous_week(now, settings.zone)
     folder = Path(args.out) if args.out else settings.resolve(settings.export.folder)
     engine = connect(settings.resolved_database_url)
     try:
@@ -233,7 +232,7 @@ def cmd_alerts_list(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     engine = connect(settings.resolved_database_url)
-    zone = ZoneInfo(settings.timezone)
+    zone = settings.zone
     try:
         with engine.connect() as conn:
             rows = list_alerts(conn, states=None if args.all else ("open", "acknowledged"))
@@ -269,7 +268,7 @@ def cmd_as_actor(args: argparse.Namespace) -> int:
     engine = connect(settings.resolved_database_url)
     try:
         actor = _actor(engine, args.as_user)
-        return args.act(args, engine, actor, ZoneInfo(settings.timezone))
+        return args.act(args, engine, actor, settings)
     except _REFUSALS as exc:
         print(f"error: {exc.args[0] if exc.args else exc}", file=sys.stderr)
         return 1
@@ -303,7 +302,7 @@ def _login() -> str:
 _ALERT_STATES = {"ack": "acknowledged", "resolve": "resolved", "reopen": "open"}
 
 
-def _alert_state(args: argparse.Namespace, engine: Engine, actor: Actor, zone: ZoneInfo) -> int:
+def _alert_state(args: argparse.Namespace, engine: Engine, actor: Actor, settings: Settings) -> int:
     from vigia.access.actions import change_alert_state
 
     row = change_alert_state(engine, actor, args.id, _ALERT_STATES[args.action], utc_now())
@@ -311,7 +310,9 @@ def _alert_state(args: argparse.Namespace, engine: Engine, actor: Actor, zone: Z
     return 0
 
 
-def _alert_resend(args: argparse.Namespace, engine: Engine, actor: Actor, zone: ZoneInfo) -> int:
+def _alert_resend(
+    args: argparse.Namespace, engine: Engine, actor: Actor, settings: Settings
+) -> int:
     from vigia.access.actions import resend
 
     delivery = resend(engine, actor, args.id, utc_now())
@@ -348,7 +349,7 @@ def cmd_db(args: argparse.Namespace) -> int:
     return 0
 
 
-def _forget(args: argparse.Namespace, engine: Engine, actor: Actor, zone: ZoneInfo) -> int:
+def _forget(args: argparse.Namespace, engine: Engine, actor: Actor, settings: Settings) -> int:
     from vigia.access.actions import author_digest, forget
 
     report = forget(engine, actor, args.author, args.source, utc_now())
@@ -387,7 +388,7 @@ def _new_password(from_stdin: bool) -> str:
     return password
 
 
-def _users_add(args: argparse.Namespace, engine: Engine, actor: Actor, zone: ZoneInfo) -> int:
+def _users_add(args: argparse.Namespace, engine: Engine, actor: Actor, settings: Settings) -> int:
     from vigia.access.accounts import add_user
 
     password = _new_password(args.password_stdin)
@@ -396,7 +397,7 @@ def _users_add(args: argparse.Namespace, engine: Engine, actor: Actor, zone: Zon
     return 0
 
 
-def _users_list(args: argparse.Namespace, engine: Engine, actor: Actor, zone: ZoneInfo) -> int:
+def _users_list(args: argparse.Namespace, engine: Engine, actor: Actor, settings: Settings) -> int:
     from vigia.access.accounts import list_users
 
     users = list_users(engine, actor)
@@ -409,7 +410,7 @@ def _users_list(args: argparse.Namespace, engine: Engine, actor: Actor, zone: Zo
             u.role,
             u.email or "-",
             "active" if u.active else "disabled",
-            f"{u.created_at.astimezone(zone):%Y-%m-%d %H:%M}",
+            f"{u.created_at.astimezone(settings.zone):%Y-%m-%d %H:%M}",
         )
         for u in users
     ]
@@ -417,7 +418,9 @@ def _users_list(args: argparse.Namespace, engine: Engine, actor: Actor, zone: Zo
     return 0
 
 
-def _users_disable(args: argparse.Namespace, engine: Engine, actor: Actor, zone: ZoneInfo) -> int:
+def _users_disable(
+    args: argparse.Namespace, engine: Engine, actor: Actor, settings: Settings
+) -> int:
     from vigia.access.accounts import disable_user
 
     user = disable_user(engine, actor, args.name, utc_now())
@@ -425,7 +428,9 @@ def _users_disable(args: argparse.Namespace, engine: Engine, actor: Actor, zone:
     return 0
 
 
-def _users_enable(args: argparse.Namespace, engine: Engine, actor: Actor, zone: ZoneInfo) -> int:
+def _users_enable(
+    args: argparse.Namespace, engine: Engine, actor: Actor, settings: Settings
+) -> int:
     from vigia.access.accounts import enable_user
 
     user = enable_user(engine, actor, args.name, utc_now())
@@ -433,7 +438,7 @@ def _users_enable(args: argparse.Namespace, engine: Engine, actor: Actor, zone: 
     return 0
 
 
-def _users_role(args: argparse.Namespace, engine: Engine, actor: Actor, zone: ZoneInfo) -> int:
+def _users_role(args: argparse.Namespace, engine: Engine, actor: Actor, settings: Settings) -> int:
     from vigia.access.accounts import set_role
 
     user = set_role(engine, actor, args.name, args.role, utc_now())
@@ -441,7 +446,9 @@ def _users_role(args: argparse.Namespace, engine: Engine, actor: Actor, zone: Zo
     return 0
 
 
-def _users_passwd(args: argparse.Namespace, engine: Engine, actor: Actor, zone: ZoneInfo) -> int:
+def _users_passwd(
+    args: argparse.Namespace, engine: Engine, actor: Actor, settings: Settings
+) -> int:
     from vigia.access.accounts import set_password
 
     password = _new_password(args.password_stdin)
@@ -450,13 +457,13 @@ def _users_passwd(args: argparse.Namespace, engine: Engine, actor: Actor, zone: 
     return 0
 
 
-def _audit(args: argparse.Namespace, engine: Engine, actor: Actor, zone: ZoneInfo) -> int:
+def _audit(args: argparse.Namespace, engine: Engine, actor: Actor, settings: Settings) -> int:
     from vigia.storage.audit import entries
 
     actor.require(Permission.READ_AUDIT)
     since = args.since
     if since is not None and since.tzinfo is None:
-        since = since.replace(tzinfo=zone)
+        since = since.replace(tzinfo=settings.zone)
     with engine.connect() as conn:
         found = entries(conn, since, args.limit)[::-1]  # newest first: the last N, oldest first
     if args.json:
@@ -465,7 +472,7 @@ def _audit(args: argparse.Namespace, engine: Engine, actor: Actor, zone: ZoneInf
         print("no audit entries")
     else:
         rows = [
-            (f"{e.at.astimezone(zone):%Y-%m-%d %H:%M:%S}", e.actor, e.via, e.action, e.target,
+            (f"{e.at.astimezone(settings.zone):%Y-%m-%d %H:%M:%S}", e.actor, e.via, e.action, e.target,
              _changes(e.before, e.after))
             for e in found
         ]  # fmt: skip

@@ -14,6 +14,7 @@ from dataclasses import fields, replace
 from datetime import time, timedelta
 from pathlib import Path
 from typing import Any, Literal, TypeVar
+from zoneinfo import ZoneInfo
 
 import yaml
 from pydantic import (
@@ -699,6 +700,11 @@ class Settings(_Strict):
         if not self.topics:
             found.append("topics: missing or empty; mentions will not be sorted into topics")
         return found
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """`timezone` as a ZoneInfo."""
+        return ZoneInfo(self.timezone)
 
     @property
     def competitors(self) -> frozenset[str]:

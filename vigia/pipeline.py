@@ -16,7 +16,6 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import islice
-from zoneinfo import ZoneInfo
 
 import httpx
 from sqlalchemy import Engine
@@ -60,10 +59,6 @@ class Runtime:
     stopping: threading.Event = field(default_factory=threading.Event)
     # Names this process in the claims it takes on sources and periodic jobs.
     worker: str = field(default_factory=lambda: worker_name())
-
-    @property
-    def zone(self) -> ZoneInfo:
-        return ZoneInfo(self.settings.timezone)
 
     @classmethod
     def build(
@@ -279,7 +274,7 @@ def _store(rt: Runtime, source: str, batch: Sequence[Mention], report: PollRepor
         result = save_batch(conn, source, batch, rt.analyser.analyse_all, now)
         # Same transaction: a mention is in the inbox exactly when it is stored.
         intake = take_in(
-            conn, rt.settings.inbox, rt.zone, result.stored, now, rt.settings.competitors
+            conn, rt.settings.inbox, rt.settings.zone, result.stored, now, rt.settings.competitors
         )
         # The managers' e-mail is planned with the escalation it announces (both or neither);
         # _check_alerts then sends it.

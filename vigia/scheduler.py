@@ -14,7 +14,6 @@ import signal
 import threading
 from collections.abc import Callable
 from datetime import timedelta
-from zoneinfo import ZoneInfo
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -51,7 +50,7 @@ def tick_of(source: SourceConfig) -> timedelta:
 def build_scheduler(rt: Runtime) -> BackgroundScheduler:
     """A scheduler with a tick per enabled source, the periodic jobs and the claim renewal."""
     settings = rt.settings
-    zone = ZoneInfo(settings.timezone)
+    zone = settings.zone
     enabled = sum(source.enabled for source in settings.sources)
     scheduler = BackgroundScheduler(
         timezone=zone,
@@ -151,7 +150,7 @@ def run_once_per_period(rt: Runtime, job: str, period: str, work: Callable[[], N
 
 def _weekly_export(rt: Runtime) -> None:
     settings = rt.settings
-    week = previous_week(rt.clock(), ZoneInfo(settings.timezone))
+    week = previous_week(rt.clock(), settings.zone)
 
     def export() -> None:
         try:
@@ -217,7 +216,7 @@ def _retention_purge(rt: Runtime) -> None:
 
 def _local_date(rt: Runtime) -> str:
     """Today in the configured time zone: the period of the daily jobs."""
-    return rt.clock().astimezone(ZoneInfo(rt.settings.timezone)).date().isoformat()
+    return rt.clock().astimezone(rt.settings.zone).date().isoformat()
 
 
 def run_until_stopped(rt: Runtime, stop: threading.Event | None = None) -> None:

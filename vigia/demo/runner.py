@@ -333,7 +333,7 @@ def team_at_work(rt: Runtime) -> None:
     (after the first polls, which fill it)."""
     now = rt.clock()
     demo_agents(rt.engine, SETUP, now)
-    done = work_inbox(rt.engine, rt.zone, now)
+    done = work_inbox(rt.engine, rt.settings.zone, now)
     print(
         f"  inbox: {done['answered']} answered and {done['dismissed']} dismissed by "
         f"{' and '.join(AGENTS)}; {done['assigned']} of the crisis taken, the rest is yours",

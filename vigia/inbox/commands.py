@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 
 from timeutil import utc_now
 from vigia.access.roles import Actor, Permission
-from vigia.config import InboxConfig, load_settings
+from vigia.config import Settings, load_settings
 from vigia.exports import iso_week, parse_week, week_bounds
 from vigia.inbox import actions, escalation
 from vigia.inbox.stats import Figures, week_figures
@@ -27,7 +27,7 @@ from vigia.storage.inbox import (
     queue_page,
 )
 
-Act = Callable[[argparse.Namespace, Engine, Actor, ZoneInfo], int]
+Act = Callable[[argparse.Namespace, Engine, Actor, Settings], int]
 STATE_CHOICES = {
     "open": OPEN_STATES,
     "new": ("new",),
@@ -40,10 +40,6 @@ STATE_CHOICES = {
 }
 # `close --reason`: answered, or dismissed (as irrelevant, or as spam).
 CLOSE_REASONS = ("answered", "dismissed", "irrelevant", "spam")
-
-
-def _inbox_config(args: argparse.Namespace) -> InboxConfig:
-    return load_settings(Path(args.config)).inbox
 
 
 def _as_json(item: ItemRow) -> dict[str, object]:
@@ -78,11 +74,11 @@ def _line(item: ItemRow, zone: ZoneInfo) -> str:
     )
 
 
-def _list(args: argparse.Namespace, engine: Engine, actor: Actor, zone: ZoneInfo) -> int:
+def _list(args: argparse.Namespace, engine: Engine, actor: Actor, settings: Settings) -> int:
     actor.require(Permission.READ)
     now = utc_now()
     wanted = QueueFilter(states=STATE_CHOICES[args.state], brands=tuple(args.brand or ()))
-    due_soon = soon(now, _inbox_config(args), zone)
+    due_soon = soon(now, settings.inbox, settings.zone)
     with engine.connect() as conn:
         items = queue_page(conn, wanted, now, due_soon, limit=args.limit)
         total = queue_count(conn, wanted, now)
@@ -90,7 +86,7 @@ def _list(args: argparse.Namespace, engine: Engine, actor: Actor, zone: ZoneInfo
         print(json.dumps([_as_json(item) for item in items], ensure_ascii=False, indent=1))
         return 0
     for item in items:
-        print(_line(item, zone))
+        print(_line(item, settings.zone))
     print(f"{len(items)} of {total} items ({args.state}), highest priority first")
     return 0
 
@@ -101,11 +97,11 @@ def _done(items: Sequence[ItemRow], verb: str) -> int:
     return 0
 
 
-def _assign(args: argparse.Namespace, engine: Engine, actor: Actor, zone: ZoneInfo) -> int:
+def _assign(args: argparse.Namespace, engine: Engine, actor: Actor, settings: Settings) -> int:
     return _done(actions.assign(engine, actor, args.ids, args.user, utc_now()), "assigned")
 
 
-def _close(args: argparse.Namespace, engine: Engine, actor: Actor, zone: ZoneInfo) -> int:
+def _close(args: argparse.Namespace, engine: Engine, actor: Actor, settings: Settings) -> int:
     now = utc_now()
     if args.reason == "answered":
         items = actions.answer(engine, actor, args.ids, now, reply_url=args.reply_url)
@@ -118,17 +114,16 @@ def _close(args: argparse.Namespace, engine: Engine, actor: Actor, zone: ZoneInf
     return _done(items, "closed")
 
 
-def _escalate(args: argparse.Namespace, engine: Engine, actor: Actor, zone: ZoneInfo) -> int:
-    settings = load_settings(Path(args.config))
+def _escalate(args: argparse.Namespace, engine: Engine, actor: Actor, settings: Settings) -> int:
     return _done(escalation.escalate(engine, settings, actor, args.ids, utc_now()), "escalated")
 
 
-def _reopen(args: argparse.Namespace, engine: Engine, actor: Actor, zone: ZoneInfo) -> int:
-    config = _inbox_config(args)
-    return _done(actions.reopen(engine, actor, args.ids, utc_now(), config, zone), "reopened")
+def _reopen(args: argparse.Namespace, engine: Engine, actor: Actor, settings: Settings) -> int:
+    reopened = actions.reopen(engine, actor, args.ids, utc_now(), settings.inbox, settings.zone)
+    return _done(reopened, "reopened")
 
 
-def _note(args: argparse.Namespace, engine: Engine, actor: Actor, zone: ZoneInfo) -> int:
+def _note(args: argparse.Namespace, engine: Engine, actor: Actor, settings: Settings) -> int:
     actions.note(engine, actor, args.id, args.text, utc_now())
     print(f"inbox item {args.id}: note added")
     return 0
@@ -138,14 +133,14 @@ def _minutes(span: timedelta | None) -> str:
     return f"{span.total_seconds() / 60:.0f} min" if span is not None else "—"
 
 
-def _stats(args: argparse.Namespace, engine: Engine, actor: Actor, zone: ZoneInfo) -> int:
+def _stats(args: argparse.Namespace, engine: Engine, actor: Actor, settings: Settings) -> int:
     """One ISO week's response times: per brand, channel, topic and agent (or --json)."""
     actor.require(Permission.READ)
     now = utc_now()
-    week = args.week or iso_week(now, zone)
-    start, end = week_bounds(*parse_week(week), zone)
+    week = args.week or iso_week(now, settings.zone)
+    start, end = week_bounds(*parse_week(week), settings.zone)
     with engine.connect() as conn:
-        rows = week_figures(conn, _inbox_config(args), zone, start, end, now)
+        rows = week_figures(conn, settings.inbox, settings.zone, start, end, now)
     if args.json:
         print(json.dumps([_figures_json(f) for f in rows], ensure_ascii=False, indent=1))
         return 0

@@ -135,7 +135,7 @@ class ReportData:
 
 def gather(engine: Engine, settings: Settings, week: str, now: datetime) -> ReportData:
     """Every figure of `week`'s report (an ISO week such as 2026-W49), judged at `now`."""
-    zone = ZoneInfo(settings.timezone)
+    zone = settings.zone
     year, number = parse_week(week)
     competitors = tuple(b.name for b in settings.brands if b.competitor)
     ours = tuple(b.name for b in settings.brands if not b.competitor) or competitors
